@@ -1,0 +1,5 @@
+//! One module per subcommand. Each exposes its clap `Args` and `run`.
+
+pub mod diff;
+pub mod schema;
+pub mod validate;

@@ -1,0 +1,226 @@
+//! The typed configuration model: what users write in `thule.yaml`, `.thule/config.yaml` and
+//! the org defaults file.
+//!
+//! Every layer has the same [`Settings`] shape with all fields optional, so layers merge
+//! field by field (org defaults < repo config < project file < MR overrides); [`ProjectConfig`]
+//! is the resolved result with defaults filled in.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The only configuration version this release reads.
+pub const CONFIG_VERSION: &str = "v1";
+
+/// How a project's manifests are produced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RenderMode {
+    /// Plain YAML files under `path` (multi-document, `List` kinds allowed).
+    #[default]
+    Yaml,
+    /// `kustomize build` of `path`.
+    Kustomize,
+    /// `helm template` of the chart at `path` (or `helm.chart`).
+    Helm,
+    /// Flux `Kustomization` / `HelmRelease` objects under `path`, expanded into their sources.
+    Flux,
+}
+
+/// How the GitOps applier writes objects; decides which fields an apply removes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Applier {
+    /// Flux kustomize-controller: server-side apply, manager `kustomize-controller`.
+    #[default]
+    Flux,
+    /// Argo CD default: client-side apply with last-applied-configuration.
+    Argocd,
+    /// Argo CD with `ServerSideApply=true`.
+    ArgocdSsa,
+    /// Helm 3 / helm-controller: client-side three-way merge against the previous release.
+    Helm,
+    /// Helm 4 with server-side apply.
+    HelmSsa,
+    /// Plain `kubectl apply` (client-side).
+    Kubectl,
+}
+
+/// Helm options (render mode `helm`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HelmSettings {
+    /// Release name passed to `helm template` (default: the project name).
+    pub release_name: Option<String>,
+    /// Local chart directory relative to the project (default: `render.path`).
+    pub chart: Option<String>,
+    /// Values files relative to the project, applied in order.
+    pub values_files: Option<Vec<String>>,
+    /// `--set` values, `key: value` (applied in key order after the values files).
+    pub set: Option<BTreeMap<String, String>>,
+    /// Render the chart's CRDs too (`--include-crds`).
+    pub include_crds: Option<bool>,
+}
+
+/// Kustomize options (render mode `kustomize`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KustomizeSettings {
+    /// Let kustomize inflate `helmCharts` (`--enable-helm`); off by default.
+    pub enable_helm: Option<bool>,
+}
+
+/// How to render the project.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RenderSettings {
+    /// `yaml`, `kustomize`, `helm` or `flux`.
+    pub mode: Option<RenderMode>,
+    /// Directory to render, relative to the project directory (default `.`).
+    pub path: Option<String>,
+    /// Kubernetes version to render for (`--kube-version`).
+    pub kube_version: Option<String>,
+    /// Extra API versions the target cluster serves (`--api-versions`).
+    pub api_versions: Option<Vec<String>>,
+    /// Helm options.
+    pub helm: Option<HelmSettings>,
+    /// Kustomize options.
+    pub kustomize: Option<KustomizeSettings>,
+}
+
+/// A rule that removes fields from comparison.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IgnoreRule {
+    /// Only objects of this group (glob); all when absent.
+    pub group: Option<String>,
+    /// Only objects of this kind (glob); all when absent.
+    pub kind: Option<String>,
+    /// Only objects with this name (glob).
+    pub name: Option<String>,
+    /// Only objects in this namespace (glob).
+    pub namespace: Option<String>,
+    /// RFC 6901 JSON pointers to ignore, e.g. `/spec/replicas`.
+    #[serde(default)]
+    pub json_pointers: Vec<String>,
+    /// Ignore every field owned by one of these field managers in the live object.
+    #[serde(default)]
+    pub managed_fields_managers: Vec<String>,
+}
+
+/// Diff options.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DiffSettings {
+    /// Whether the applier prunes objects removed from git (default `true` for Flux).
+    pub prune: Option<bool>,
+    /// Which applier reconciles this project (decides removal semantics).
+    pub applier: Option<Applier>,
+    /// Field paths to ignore, in thule's path syntax
+    /// (`metadata.annotations["example.com/x"]`, `spec.replicas`).
+    pub ignore_fields: Option<Vec<String>>,
+    /// Scoped ignore rules.
+    pub ignore: Option<Vec<IgnoreRule>>,
+}
+
+/// Severity override for one risk rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuleOverride {
+    /// `info`, `low`, `medium`, `high`, `critical` or `blocker`.
+    pub severity: Option<String>,
+    /// `false` switches the rule off (listed in the plan as switched off).
+    pub enabled: Option<bool>,
+}
+
+/// Policy options.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicySettings {
+    /// Named policy profile (default `baseline`).
+    pub profile: Option<String>,
+    /// Per-rule overrides keyed by rule id (`RESTART_ROLLOUT`, …).
+    pub rules: Option<BTreeMap<String, RuleOverride>>,
+}
+
+/// MR comment options.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CommentSettings {
+    /// Most resources shown with full details (the rest are listed by name).
+    pub max_resource_details: Option<u32>,
+    /// Show drift changes expanded instead of folded.
+    pub expand_drift: Option<bool>,
+}
+
+/// Settings shared by every layer. All fields are optional; see [`ProjectConfig`] for defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Settings {
+    /// Cluster reference (a key of `clusters` in the repo config).
+    pub cluster_ref: Option<String>,
+    /// Default namespace for namespaced objects without one.
+    pub namespace: Option<String>,
+    /// Rendering.
+    pub render: Option<RenderSettings>,
+    /// Diffing.
+    pub diff: Option<DiffSettings>,
+    /// Policy.
+    pub policy: Option<PolicySettings>,
+    /// MR comment.
+    pub comment: Option<CommentSettings>,
+}
+
+/// The project file, `thule.yaml`, in the project's directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProjectFile {
+    /// Configuration version, `v1`.
+    pub version: String,
+    /// Project name, unique in the repository (default: the directory path).
+    pub project: Option<String>,
+    /// Extra globs (relative to the project directory) whose changes plan this project.
+    pub when_modified: Option<Vec<String>>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub settings: Settings,
+}
+
+/// Where a cluster's live state comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterSettings {
+    /// Kubeconfig file (default: `$KUBECONFIG` or `~/.kube/config`).
+    pub kubeconfig: Option<String>,
+    /// Kubeconfig context.
+    pub context: Option<String>,
+    /// A snapshot (`kubectl get -o yaml` output, file or directory, relative to the repo root)
+    /// used instead of a live cluster.
+    pub snapshot: Option<String>,
+}
+
+/// What an MR may override through labels or comment flags.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MrOverrides {
+    /// Dotted setting paths an MR may set, e.g. `diff.prune`, `comment.maxResourceDetails`.
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+/// The repo file `.thule/config.yaml`, and the org/server defaults file (same shape).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RepoFile {
+    /// Configuration version, `v1`.
+    pub version: String,
+    /// Defaults for every project.
+    pub defaults: Option<Settings>,
+    /// Clusters by reference.
+    pub clusters: Option<BTreeMap<String, ClusterSettings>>,
+    /// Globs (relative to the repo root) of directories holding projects; default: everywhere.
+    pub projects: Option<Vec<String>>,
+    /// MR override allow-list.
+    pub mr_overrides: Option<MrOverrides>,
+}

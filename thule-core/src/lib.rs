@@ -1,0 +1,33 @@
+//! # thule-core
+//!
+//! The shared vocabulary of thule, the read-only plan bot for Kubernetes GitOps merge requests.
+//! Every other thule crate depends on this one and on nothing else of thule's.
+//!
+//! What lives here:
+//! - [`yaml`]: the Kubernetes YAML dialect (YAML 1.1 scalars as kubectl reads them), decoded to
+//!   JSON values with file:line:column errors. No YAML crate type appears in its API.
+//! - [`object`]: object identity ([`ObjectKey`], version-free and canonically ordered) and
+//!   [`Manifest`], a decoded object with its origin.
+//! - [`config`]: the typed configuration model (`thule.yaml`, `.thule/config.yaml`, org
+//!   defaults), layering and MR overrides.
+//! - [`discovery`]: the pure function from "these paths changed" to "these projects must be
+//!   planned, and why".
+//!
+//! The seams (traits the I/O crates implement):
+//! - [`cluster::ClusterReader`]: read-only access to live objects (`thule-kube` implements it
+//!   over kube-rs and over `kubectl get -o yaml` snapshots);
+//! - [`vcs::VcsPublisher`]: posting the plan on a merge request (`thule-vcs`).
+//!
+//! Everything in this crate is synchronous and pure except the two async seam traits, which
+//! only declare I/O; nothing here starts a process, opens a socket or reads the clock.
+
+pub mod cluster;
+pub mod config;
+pub mod object;
+pub mod vcs;
+pub mod yaml;
+
+pub use cluster::{ClusterReader, LiveOutcome, ObjectRef, OwnedQuery, ReadError};
+pub use object::{Manifest, ManifestError, ObjectKey, Origin};
+pub use vcs::{MergeRequestRef, PublishError, PublishedComment, VcsPublisher};
+pub use yaml::{Document, ParseOptions, Position, YamlError};

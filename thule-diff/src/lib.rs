@@ -1,0 +1,1 @@
+//! The diff engine. (Being built: see issue 4.)

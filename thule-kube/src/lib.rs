@@ -1,0 +1,1 @@
+//! The cluster reader. (Being built: see issue 6.)

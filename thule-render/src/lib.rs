@@ -1,0 +1,1 @@
+//! Renders projects. (Being built: see issue 3.)
