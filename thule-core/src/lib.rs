@@ -23,7 +23,9 @@
 
 pub mod cluster;
 pub mod config;
+pub mod discovery;
 pub mod object;
+pub mod repo;
 pub mod vcs;
 pub mod yaml;
 

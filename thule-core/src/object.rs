@@ -406,7 +406,7 @@ mod tests {
     #[test]
     fn canonical_order_puts_crds_and_namespaces_first_and_webhooks_last() {
         let k = |api: &str, kind: &str| ObjectKey::from_api_version(api, kind, "", "a");
-        let mut keys = vec![
+        let mut keys = [
             k(
                 "admissionregistration.k8s.io/v1",
                 "ValidatingWebhookConfiguration",

@@ -173,7 +173,19 @@ pub fn parse_str(
     let mut builder = Builder::new(file, options);
     let mut parser = Parser::new_from_str(text);
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| scan_error(&e, file))?;
+        let (event, span) = next.map_err(|e| {
+            let mut err = scan_error(&e, file);
+            // Point at the tab itself, not at the character after it.
+            if err.message.contains("tab")
+                && let Some(col) = text
+                    .lines()
+                    .nth(err.line.saturating_sub(1))
+                    .and_then(|l| l.chars().position(|c| c == '\t'))
+            {
+                err.column = col + 1;
+            }
+            err
+        })?;
         builder.on_event(event, span)?;
     }
     Ok(builder.documents)
@@ -637,12 +649,11 @@ pub fn resolve_plain(text: &str) -> Result<Value, String> {
     if let Some(v) = parse_go_int(&plain) {
         return Ok(v);
     }
-    if is_yaml_float(&plain) {
-        if let Ok(f) = plain.parse::<f64>() {
-            if f.is_finite() {
-                return Ok(float_value(f));
-            }
-        }
+    if is_yaml_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
+    {
+        return Ok(float_value(f));
     }
     Ok(Value::String(text.to_owned()))
 }

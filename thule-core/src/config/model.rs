@@ -182,10 +182,90 @@ pub struct ProjectFile {
     pub project: Option<String>,
     /// Extra globs (relative to the project directory) whose changes plan this project.
     pub when_modified: Option<Vec<String>>,
-    /// Everything else.
-    #[serde(flatten)]
-    pub settings: Settings,
+    /// Cluster reference (a key of `clusters` in the repo config).
+    pub cluster_ref: Option<String>,
+    /// Default namespace for namespaced objects without one.
+    pub namespace: Option<String>,
+    /// Rendering.
+    pub render: Option<RenderSettings>,
+    /// Diffing.
+    pub diff: Option<DiffSettings>,
+    /// Policy.
+    pub policy: Option<PolicySettings>,
+    /// MR comment.
+    pub comment: Option<CommentSettings>,
 }
+
+impl ProjectFile {
+    /// The layerable settings of this file.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            cluster_ref: self.cluster_ref.clone(),
+            namespace: self.namespace.clone(),
+            render: self.render.clone(),
+            diff: self.diff.clone(),
+            policy: self.policy.clone(),
+            comment: self.comment.clone(),
+        }
+    }
+}
+
+/// Field-by-field layering: values set in `over` win; nested sections merge recursively;
+/// lists and maps are replaced wholesale (a layer that sets `valuesFiles` sets all of them).
+pub trait Layer {
+    /// Merge `over` on top of `self`.
+    #[must_use]
+    fn layer(self, over: Self) -> Self;
+}
+
+fn layer_opt<T: Layer>(under: Option<T>, over: Option<T>) -> Option<T> {
+    match (under, over) {
+        (Some(u), Some(o)) => Some(u.layer(o)),
+        (u, o) => o.or(u),
+    }
+}
+
+macro_rules! impl_layer {
+    ($ty:ty { plain: [$($p:ident),*], nested: [$($n:ident),*] }) => {
+        impl Layer for $ty {
+            fn layer(self, over: Self) -> Self {
+                Self {
+                    $($p: over.$p.or(self.$p),)*
+                    $($n: layer_opt(self.$n, over.$n),)*
+                }
+            }
+        }
+    };
+}
+
+impl_layer!(Settings {
+    plain: [cluster_ref, namespace],
+    nested: [render, diff, policy, comment]
+});
+impl_layer!(RenderSettings {
+    plain: [mode, path, kube_version, api_versions],
+    nested: [helm, kustomize]
+});
+impl_layer!(HelmSettings {
+    plain: [release_name, chart, values_files, set, include_crds],
+    nested: []
+});
+impl_layer!(KustomizeSettings {
+    plain: [enable_helm],
+    nested: []
+});
+impl_layer!(DiffSettings {
+    plain: [prune, applier, ignore_fields, ignore],
+    nested: []
+});
+impl_layer!(PolicySettings {
+    plain: [profile, rules],
+    nested: []
+});
+impl_layer!(CommentSettings {
+    plain: [max_resource_details, expand_drift],
+    nested: []
+});
 
 /// Where a cluster's live state comes from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
