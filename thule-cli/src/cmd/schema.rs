@@ -1,12 +1,38 @@
-//! `thule schema`.
+//! `thule schema`: print the JSON Schema of a configuration file.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-/// Arguments of `thule schema`.
+use thule_core::config::schema::{project_schema, repo_schema};
+
+/// Which configuration file.
+#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
+pub enum SchemaFile {
+    /// The project file `thule.yaml`.
+    #[default]
+    Project,
+    /// The repo file `.thule/config.yaml` (also the org defaults file).
+    Repo,
+}
+
+/// Print the JSON Schema of thule.yaml (default) or of .thule/config.yaml.
+///
+/// Point your editor's YAML language server at it, e.g.
+/// `# yaml-language-server: $schema=docs/schema/thule.schema.json`.
 #[derive(Debug, clap::Args)]
-pub struct SchemaArgs {}
+#[command(after_help = "Examples:\n  thule schema > thule.schema.json\n  thule schema repo")]
+pub struct SchemaArgs {
+    /// The file whose schema to print.
+    #[arg(value_enum, default_value_t = SchemaFile::Project)]
+    pub file: SchemaFile,
+}
 
 /// Run `thule schema`.
-pub fn run(_args: &SchemaArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("thule schema is not implemented yet")
+pub fn run(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
+    let schema = match args.file {
+        SchemaFile::Project => project_schema(),
+        SchemaFile::Repo => repo_schema(),
+    };
+    std::io::stdout().lock().write_all(schema.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
