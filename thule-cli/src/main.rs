@@ -6,8 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-mod cmd;
+use thule_cli::cmd;
 
 /// thule: read-only plans for Kubernetes GitOps merge requests.
 ///
