@@ -654,6 +654,7 @@ pub fn resolve_project(
             applier: diff.applier.unwrap_or(Applier::Flux),
             ignore_fields: diff.ignore_fields.clone().unwrap_or_default(),
             ignore: diff.ignore.clone().unwrap_or_default(),
+            owner_labels: diff.owner_labels.clone().unwrap_or_default(),
         },
         policy: PolicyConfig {
             profile: policy

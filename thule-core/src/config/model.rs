@@ -122,6 +122,12 @@ pub struct DiffSettings {
     pub ignore_fields: Option<Vec<String>>,
     /// Scoped ignore rules.
     pub ignore: Option<Vec<IgnoreRule>>,
+    /// Labels the applier puts on every object of this project, e.g. Flux's
+    /// `kustomize.toolkit.fluxcd.io/name` and `/namespace`, or Argo CD's
+    /// `app.kubernetes.io/instance`. thule adds them to rendered objects before diffing (so
+    /// they are not reported as changes) and lists live objects carrying them to find
+    /// deletions.
+    pub owner_labels: Option<BTreeMap<String, String>>,
 }
 
 /// Severity override for one risk rule.
@@ -255,7 +261,7 @@ impl_layer!(KustomizeSettings {
     nested: []
 });
 impl_layer!(DiffSettings {
-    plain: [prune, applier, ignore_fields, ignore],
+    plain: [prune, applier, ignore_fields, ignore, owner_labels],
     nested: []
 });
 impl_layer!(PolicySettings {

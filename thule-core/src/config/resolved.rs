@@ -73,6 +73,8 @@ pub struct DiffConfig {
     pub ignore_fields: Vec<String>,
     /// Scoped ignore rules.
     pub ignore: Vec<IgnoreRule>,
+    /// The applier's ownership labels for this project (empty when not configured).
+    pub owner_labels: BTreeMap<String, String>,
 }
 
 /// Resolved policy options.
