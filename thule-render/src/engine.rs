@@ -1,0 +1,558 @@
+//! The [`Renderer`] seam and its production implementation, [`RenderEngine`]: dispatch by
+//! render mode, content-hash caching, timing, parallel rendering and failure isolation.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use thule_core::config::{ProjectConfig, RenderMode};
+
+use crate::cache::{MemoryCache, RenderCache};
+use crate::error::{RenderError, ToolError};
+use crate::fingerprint::{CacheKey, normalize_rel, rel_label};
+use crate::model::{
+    Note, ProjectRender, RenderFailure, RenderMeta, RenderOutcome, RenderOutput, ToolInfo,
+};
+use crate::tool::{DEFAULT_TIMEOUT, ToolInvocation, ToolRunner};
+use crate::{helm, kustomize, plain};
+
+/// Renders projects. The CLI's pipeline is generic over this trait; tests can substitute any
+/// implementation.
+///
+/// Rendering is synchronous: an async caller runs it on a blocking thread.
+pub trait Renderer: Sync {
+    /// Render one project. Never panics and never returns early: every failure is a
+    /// [`RenderOutcome::Failed`] with a reason.
+    fn render(&self, project: &ProjectConfig) -> ProjectRender;
+
+    /// How many projects [`Renderer::render_all`] renders at once.
+    fn jobs(&self) -> usize {
+        default_jobs()
+    }
+
+    /// Render many projects in parallel (at most [`Renderer::jobs`] at once). Results are in
+    /// the order of `projects`; one failure does not affect the others.
+    fn render_all(&self, projects: &[ProjectConfig]) -> Vec<ProjectRender> {
+        render_parallel(self, projects, self.jobs())
+    }
+}
+
+/// The number of CPU cores available to this process (at least 1).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// Render `projects` with `renderer` on at most `jobs` threads, keeping input order. A panic
+/// in one render becomes that project's [`RenderError::Internal`] failure.
+pub fn render_parallel<R: Renderer + ?Sized>(
+    renderer: &R,
+    projects: &[ProjectConfig],
+    jobs: usize,
+) -> Vec<ProjectRender> {
+    let jobs = jobs.clamp(1, projects.len().max(1));
+    let guarded = |p: &ProjectConfig| {
+        catch_unwind(AssertUnwindSafe(|| renderer.render(p))).unwrap_or_else(|panic| {
+            ProjectRender {
+                project: p.name.clone(),
+                outcome: RenderOutcome::Failed(RenderFailure {
+                    error: RenderError::Internal {
+                        message: panic_message(panic.as_ref()),
+                    },
+                    tool: None,
+                    duration: Duration::ZERO,
+                }),
+            }
+        })
+    };
+    if jobs == 1 {
+        return projects.iter().map(guarded).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<ProjectRender>>> = Mutex::new(vec![None; projects.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = projects.get(i) else { break };
+                    let r = guarded(p);
+                    slots.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .into_iter()
+        .zip(projects)
+        .map(|(r, p)| {
+            r.unwrap_or_else(|| ProjectRender {
+                project: p.name.clone(),
+                outcome: RenderOutcome::Failed(RenderFailure {
+                    error: RenderError::Internal {
+                        message: "render thread ended without a result".into(),
+                    },
+                    tool: None,
+                    duration: Duration::ZERO,
+                }),
+            })
+        })
+        .collect()
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
+}
+
+/// How kustomize is invoked.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KustomizeTool {
+    /// `kubectl kustomize DIR` (kubectl has kustomize built in).
+    Kubectl(PathBuf),
+    /// `kustomize build DIR`.
+    Standalone(PathBuf),
+}
+
+/// Where the tools are.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Toolchain {
+    /// The `helm` binary (path or name on `PATH`).
+    pub helm: PathBuf,
+    /// How to run kustomize.
+    pub kustomize: KustomizeTool,
+    /// The helm kustomize runs to inflate `helmCharts` (`--helm-command`), when it differs
+    /// from [`Toolchain::helm`]: kustomize v5.6 (the one in kubectl v1.33) refuses helm v4
+    /// ("this plugin requires helm V3"), so inflation needs a helm v3 here.
+    pub kustomize_helm: Option<PathBuf>,
+}
+
+impl Default for Toolchain {
+    /// `helm` and `kubectl kustomize` from `PATH`.
+    fn default() -> Self {
+        Self {
+            helm: "helm".into(),
+            kustomize: KustomizeTool::Kubectl("kubectl".into()),
+            kustomize_helm: None,
+        }
+    }
+}
+
+impl Toolchain {
+    /// The layout `scripts/install-tools.sh` creates: `DIR/helm` and `DIR/kubectl` (used as
+    /// `kubectl kustomize`).
+    pub fn from_dir(dir: &Path) -> Self {
+        Self {
+            helm: dir.join("helm"),
+            kustomize: KustomizeTool::Kubectl(dir.join("kubectl")),
+            kustomize_helm: None,
+        }
+    }
+}
+
+/// Options for a [`RenderEngine`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RenderOptions {
+    /// The repository checkout; project paths are relative to it.
+    pub repo_root: PathBuf,
+    /// The tools.
+    pub toolchain: Toolchain,
+    /// Most projects rendered at once (default: the number of cores).
+    pub jobs: usize,
+    /// Per-invocation tool timeout.
+    pub timeout: Duration,
+}
+
+impl RenderOptions {
+    /// Defaults for a checkout: tools from `PATH`, one job per core, 5 minute timeout.
+    pub fn new(repo_root: impl Into<PathBuf>) -> Self {
+        Self {
+            repo_root: repo_root.into(),
+            toolchain: Toolchain::default(),
+            jobs: default_jobs(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Use these tools.
+    #[must_use]
+    pub fn toolchain(mut self, toolchain: Toolchain) -> Self {
+        self.toolchain = toolchain;
+        self
+    }
+
+    /// Render at most `jobs` projects at once (at least 1).
+    #[must_use]
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs.max(1);
+        self
+    }
+
+    /// Kill a tool that runs longer than this.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+/// Environment for every tool: proxies pointing at a closed local port, so any attempt to
+/// reach the network (a remote kustomize base, a chart repository) fails fast instead of
+/// making the render depend on the network. Best effort: it relies on the tools honouring
+/// the standard proxy variables, which Go's HTTP client and git do.
+const NO_NETWORK_ENV: &[(&str, &str)] = &[
+    ("HTTP_PROXY", "http://127.0.0.1:9"),
+    ("HTTPS_PROXY", "http://127.0.0.1:9"),
+    ("http_proxy", "http://127.0.0.1:9"),
+    ("https_proxy", "http://127.0.0.1:9"),
+    ("ALL_PROXY", "http://127.0.0.1:9"),
+    ("NO_PROXY", ""),
+    ("GIT_TERMINAL_PROMPT", "0"),
+];
+
+/// Objects and notes of one render.
+pub(crate) type Objects = (Vec<thule_core::Manifest>, Vec<Note>);
+
+/// What a backend decided to do for one project: the tool, the cache key, and the work.
+pub(crate) struct Prepared {
+    pub tool: ToolInfo,
+    pub key: CacheKey,
+    pub job: Job,
+}
+
+/// The work of one render, once the cache missed.
+pub(crate) enum Job {
+    /// Plain YAML files already read: (repository-relative path, bytes).
+    Files(Vec<(PathBuf, Vec<u8>)>),
+    /// Run a tool and read its output.
+    Tool {
+        invocation: ToolInvocation,
+        output: ToolOutputKind,
+        blame: Blame,
+    },
+}
+
+/// How to read a tool's stdout.
+pub(crate) enum ToolOutputKind {
+    /// A plain YAML stream; origins name the invocation.
+    Kustomize,
+    /// `helm template` output; origins name the template from `# Source:` comments.
+    Helm {
+        chart_dir: PathBuf,
+        chart_name: String,
+    },
+}
+
+/// Whom to blame when the tool fails.
+pub(crate) struct Blame {
+    pub tool: &'static str,
+    pub file: String,
+    pub fix: String,
+}
+
+/// A more precise hint than the default for failures whose cause thule recognises.
+fn better_fix(e: &ToolError) -> Option<String> {
+    let stderr = e.stderr()?;
+    // kustomize v5.6 probes `helm version -c --short`, which helm v4 rejects; with a helm v4
+    // that answers the probe it says "requires helm V3".
+    if stderr.contains("requires helm V3") || stderr.contains("helm version -c --short") {
+        return Some(
+            "kustomize (v5.6 and older) inflates Helm charts only with helm v3; point \
+             `Toolchain::kustomize_helm` at a helm v3 binary, or render the chart with \
+             `render.mode: helm`"
+                .to_owned(),
+        );
+    }
+    if stderr.contains("must specify --enable-helm") {
+        return Some(
+            "the kustomization inflates a Helm chart (`helmCharts`), which is off unless the \
+             project sets `render.kustomize.enableHelm: true`"
+                .to_owned(),
+        );
+    }
+    if stderr.contains("is not in or below") {
+        return Some(
+            "kustomize's load restrictions forbid reading files outside the kustomization's \
+             directory; move the file into it, or make the other directory a kustomization \
+             and list it under `resources`"
+                .to_owned(),
+        );
+    }
+    None
+}
+
+/// The production [`Renderer`]: plain YAML, kustomize and helm, with a content-hash cache.
+///
+/// Generic over the [`ToolRunner`] so tests can count or script tool runs.
+pub struct RenderEngine<T> {
+    pub(crate) runner: T,
+    pub(crate) options: RenderOptions,
+    cache: Option<Arc<dyn RenderCache>>,
+    helm_version: OnceLock<Result<String, ToolError>>,
+    kustomize_version: OnceLock<Result<String, ToolError>>,
+}
+
+impl<T: ToolRunner> RenderEngine<T> {
+    /// An engine with an in-memory cache.
+    pub fn new(runner: T, options: RenderOptions) -> Self {
+        Self {
+            runner,
+            options,
+            cache: Some(Arc::new(MemoryCache::default())),
+            helm_version: OnceLock::new(),
+            kustomize_version: OnceLock::new(),
+        }
+    }
+
+    /// Use this cache (for example one shared between engines, or persisted).
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<dyn RenderCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Never serve from or store into a cache.
+    #[must_use]
+    pub fn without_cache(mut self) -> Self {
+        self.cache = None;
+        self
+    }
+
+    /// The tool runner.
+    pub fn runner(&self) -> &T {
+        &self.runner
+    }
+
+    /// The options.
+    pub fn options(&self) -> &RenderOptions {
+        &self.options
+    }
+
+    /// A tool invocation with this engine's working directory, timeout and environment.
+    pub(crate) fn invocation(&self, program: &Path) -> ToolInvocation {
+        let mut inv = ToolInvocation::new(program)
+            .cwd(&self.options.repo_root)
+            .timeout(self.options.timeout);
+        for (k, v) in NO_NETWORK_ENV {
+            inv = inv.env(*k, *v);
+        }
+        inv
+    }
+
+    /// The helm version (`v4.1.4`), asked once per engine.
+    pub(crate) fn helm_version(&self) -> Result<String, RenderError> {
+        self.helm_version
+            .get_or_init(|| {
+                let inv = self.invocation(&self.options.toolchain.helm).args([
+                    "version",
+                    "--template",
+                    "{{.Version}}",
+                ]);
+                let out = self.runner.run(&inv)?;
+                Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            })
+            .clone()
+            .map_err(|source| RenderError::ToolUnavailable {
+                tool: "helm",
+                source: Box::new(source),
+            })
+    }
+
+    /// The kustomize version (`v5.6.0 (kubectl v1.33.9)` or `v5.6.0`), asked once per engine.
+    pub(crate) fn kustomize_version(&self) -> Result<String, RenderError> {
+        self.kustomize_version
+            .get_or_init(|| match &self.options.toolchain.kustomize {
+                KustomizeTool::Kubectl(p) => {
+                    let inv = self
+                        .invocation(p)
+                        .args(["version", "--client", "-o", "json"]);
+                    let out = self.runner.run(&inv)?;
+                    let v: serde_json::Value =
+                        serde_json::from_slice(&out.stdout).unwrap_or_default();
+                    let s =
+                        |ptr: &str| v.pointer(ptr).and_then(|x| x.as_str()).unwrap_or("unknown");
+                    Ok(format!(
+                        "{} (kubectl {})",
+                        s("/kustomizeVersion"),
+                        s("/clientVersion/gitVersion")
+                    ))
+                }
+                KustomizeTool::Standalone(p) => {
+                    let out = self.runner.run(&self.invocation(p).arg("version"))?;
+                    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+                }
+            })
+            .clone()
+            .map_err(|source| RenderError::ToolUnavailable {
+                tool: "kustomize",
+                source: Box::new(source),
+            })
+    }
+
+    /// Resolve a repository-relative path from the configuration, refusing anything that
+    /// leaves the repository.
+    pub(crate) fn checked_path(
+        &self,
+        project: &ProjectConfig,
+        path: &Path,
+    ) -> Result<PathBuf, RenderError> {
+        normalize_rel(path).ok_or_else(|| RenderError::PathOutsideRepo {
+            path: path.display().to_string(),
+            config: rel_label(&project.file),
+        })
+    }
+
+    fn prepare(&self, project: &ProjectConfig) -> Result<Prepared, RenderError> {
+        match project.render.mode {
+            RenderMode::Yaml => plain::prepare(self, project),
+            RenderMode::Kustomize => kustomize::prepare(self, project),
+            RenderMode::Helm => helm::prepare(self, project),
+            RenderMode::Flux => Err(RenderError::UnsupportedMode {
+                mode: "flux".into(),
+                config: rel_label(&project.file),
+            }),
+        }
+    }
+
+    fn execute(
+        &self,
+        project: &ProjectConfig,
+        job: Job,
+    ) -> Result<(Objects, Option<String>), RenderError> {
+        match job {
+            Job::Files(files) => Ok((plain::parse_files(project, files)?, None)),
+            Job::Tool {
+                invocation,
+                output,
+                blame,
+            } => {
+                let out = self
+                    .runner
+                    .run(&invocation)
+                    .map_err(|e| self.tool_error(e, blame))?;
+                let label = invocation.label();
+                let (objects, mut notes) = match output {
+                    ToolOutputKind::Kustomize => {
+                        kustomize::parse_output(project, &label, &out.stdout)
+                    }
+                    ToolOutputKind::Helm {
+                        chart_dir,
+                        chart_name,
+                    } => helm::parse_output(project, &label, &out.stdout, &chart_dir, &chart_name),
+                }
+                .map_err(|e| RenderError::ToolOutput {
+                    command: invocation.to_string(),
+                    source: Box::new(e),
+                })?;
+                let warnings = String::from_utf8_lossy(&out.stderr);
+                notes.extend(
+                    warnings
+                        .lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .map(|l| Note {
+                            source: label.clone(),
+                            message: format!("warning: {}", self.relativize(l.trim())),
+                        }),
+                );
+                Ok(((objects, notes), Some(label)))
+            }
+        }
+    }
+
+    fn tool_error(&self, e: ToolError, blame: Blame) -> RenderError {
+        if matches!(e, ToolError::NotFound { .. }) {
+            return RenderError::ToolUnavailable {
+                tool: blame.tool,
+                source: Box::new(e),
+            };
+        }
+        let mut e = e;
+        for root in self.root_prefixes() {
+            e = e.replace_text(&root, "");
+        }
+        RenderError::Tool {
+            tool: blame.tool,
+            file: blame.file,
+            fix: better_fix(&e).unwrap_or(blame.fix),
+            source: Box::new(e),
+        }
+    }
+
+    /// `/abs/checkout/` spellings to strip from tool messages.
+    fn root_prefixes(&self) -> Vec<String> {
+        let mut v = vec![format!("{}/", self.options.repo_root.display())];
+        if let Ok(c) = self.options.repo_root.canonicalize() {
+            let c = format!("{}/", c.display());
+            if !v.contains(&c) {
+                v.push(c);
+            }
+        }
+        v
+    }
+
+    fn relativize(&self, s: &str) -> String {
+        self.root_prefixes()
+            .iter()
+            .fold(s.to_owned(), |acc, r| acc.replace(r.as_str(), ""))
+    }
+}
+
+impl<T: ToolRunner> Renderer for RenderEngine<T> {
+    fn render(&self, project: &ProjectConfig) -> ProjectRender {
+        let start = Instant::now();
+        let failed = |error, tool| ProjectRender {
+            project: project.name.clone(),
+            outcome: RenderOutcome::Failed(RenderFailure {
+                error,
+                tool,
+                duration: start.elapsed(),
+            }),
+        };
+        let prepared = match self.prepare(project) {
+            Ok(p) => p,
+            Err(e) => return failed(e, None),
+        };
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&prepared.key)) {
+            let mut out = hit;
+            out.meta.cached = true;
+            out.meta.duration = start.elapsed();
+            return ProjectRender {
+                project: project.name.clone(),
+                outcome: RenderOutcome::Rendered(out),
+            };
+        }
+        match self.execute(project, prepared.job) {
+            Ok(((objects, notes), command)) => {
+                let out = RenderOutput {
+                    objects,
+                    notes,
+                    meta: RenderMeta {
+                        tool: prepared.tool,
+                        command,
+                        duration: start.elapsed(),
+                        cached: false,
+                        key: prepared.key,
+                    },
+                };
+                if let Some(c) = &self.cache {
+                    c.put(prepared.key, out.clone());
+                }
+                ProjectRender {
+                    project: project.name.clone(),
+                    outcome: RenderOutcome::Rendered(out),
+                }
+            }
+            Err(e) => failed(e, Some(prepared.tool)),
+        }
+    }
+
+    fn jobs(&self) -> usize {
+        self.options.jobs
+    }
+}

@@ -1,0 +1,234 @@
+//! Many projects at once: explicit partial failure, the cache, parallelism, missing tools.
+
+use anyhow::Result;
+use thule_core::config::RenderMode;
+use thule_render::{
+    CountingRunner, ProcessRunner, RenderEngine, RenderOptions, Renderer, Toolchain,
+};
+
+use crate::support::{
+    engine, failure_reason, fixture_copy, fixture_repo, load, project, rendered, values,
+};
+
+const GOOD: &[&str] = &["api-prod", "api-staging", "plain", "web"];
+
+#[test]
+fn broken_projects_fail_with_the_file_to_fix_and_the_others_still_render() -> Result<()> {
+    let repo = fixture_repo();
+    let projects = load(&repo)?;
+    let results = engine(&repo).render_all(&projects);
+    assert_eq!(results.len(), projects.len());
+    for (r, p) in results.iter().zip(&projects) {
+        assert_eq!(r.project, p.name, "results keep input order");
+    }
+    let result = |name: &str| {
+        results
+            .iter()
+            .find(|r| r.project == name)
+            .ok_or_else(|| anyhow::anyhow!("no result for {name}"))
+    };
+    for name in GOOD {
+        let out = rendered(result(name)?)?;
+        assert!(!out.objects.is_empty(), "{name}");
+    }
+
+    let reason = failure_reason(result("broken-kustomize")?)?;
+    assert!(
+        reason.starts_with(
+            "kustomize could not render `broken/kustomize/kustomization.yaml`; fix the \
+             kustomization, or the file kustomize names below: `"
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("broken/kustomize/deployment.yaml: no such file"),
+        "{reason}"
+    );
+    // Checkout paths are made repository-relative.
+    assert!(!reason.contains(&repo.display().to_string()), "{reason}");
+
+    let reason = failure_reason(result("broken-escape")?)?;
+    assert!(
+        reason.contains("`broken/escape/kustomization.yaml`"),
+        "{reason}"
+    );
+    assert!(reason.contains("load restrictions forbid"), "{reason}");
+    assert!(
+        reason.contains("file 'kustomize/base/app.properties' is not in or below 'broken/escape'"),
+        "{reason}"
+    );
+
+    let reason = failure_reason(result("broken-helm")?)?;
+    assert!(
+        reason.starts_with("helm could not render `broken/helm`; fix the chart template"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains(
+            "(broken/templates/configmap.yaml:6:15): values.endpoint is required: set it in a values file"
+        ),
+        "{reason}"
+    );
+
+    let reason = failure_reason(result("broken-yaml")?)?;
+    assert!(
+        reason.starts_with(
+            "malformed YAML; fix the syntax at the position shown: broken/yaml/bad.yaml:"
+        ),
+        "{reason}"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_unchanged_project_is_served_from_the_cache_without_running_the_tool() -> Result<()> {
+    let repo = fixture_repo();
+    let engine = engine(&repo);
+    let projects: Vec<_> = GOOD
+        .iter()
+        .map(|n| project(&repo, n))
+        .collect::<Result<_>>()?;
+    let first = engine.render_all(&projects);
+    let runs = engine.runner().count();
+    // Versions of two tools, plus one build per tool-rendered project.
+    assert_eq!(runs, 2 + 3, "{:?}", engine.runner().calls());
+
+    let second = engine.render_all(&projects);
+    assert_eq!(
+        engine.runner().count(),
+        runs,
+        "the second render must not run any tool"
+    );
+    for (a, b) in first.iter().zip(&second) {
+        let (a, b) = (rendered(a)?, rendered(b)?);
+        assert!(!a.meta.cached);
+        assert!(b.meta.cached, "{}", b.meta.tool);
+        assert_eq!(a.objects, b.objects);
+        assert_eq!(a.meta.key, b.meta.key);
+    }
+    Ok(())
+}
+
+#[test]
+fn changing_any_input_misses_the_cache() -> Result<()> {
+    let copy = fixture_copy()?;
+    let repo = copy.path();
+    let engine = engine(repo);
+    let prod = project(repo, "api-prod")?;
+    let web = project(repo, "web")?;
+    let before_prod = engine.render(&prod);
+    let before_web = engine.render(&web);
+    let runs = engine.runner().count();
+
+    // A file of the base that the overlay reaches through `../../base`.
+    let base = repo.join("kustomize/base/deployment.yaml");
+    let text = std::fs::read_to_string(&base)?.replace("memory: 128Mi", "memory: 100Mi");
+    std::fs::write(&base, text)?;
+    // The second values file, which lives outside the chart.
+    let values_file = repo.join("helm/values/prod.yaml");
+    let text = std::fs::read_to_string(&values_file)?.replace("replicaCount: 4", "replicaCount: 6");
+    std::fs::write(&values_file, text)?;
+
+    let after_prod = engine.render(&prod);
+    let after_web = engine.render(&web);
+    assert_eq!(
+        engine.runner().count(),
+        runs + 2,
+        "{:?}",
+        engine.runner().calls()
+    );
+    let (bp, ap) = (rendered(&before_prod)?, rendered(&after_prod)?);
+    assert!(!ap.meta.cached);
+    assert_ne!(bp.meta.key, ap.meta.key);
+    // The overlay patches memory, so the output is the same although the input changed.
+    assert_eq!(values(bp), values(ap));
+    let (bw, aw) = (rendered(&before_web)?, rendered(&after_web)?);
+    assert!(!aw.meta.cached);
+    assert_ne!(values(bw), values(aw));
+
+    // An unrelated file does not invalidate either project.
+    std::fs::write(repo.join("plain/extra.yaml"), "a: 1\n")?;
+    assert!(rendered(&engine.render(&prod))?.meta.cached);
+    assert!(rendered(&engine.render(&web))?.meta.cached);
+    assert_eq!(engine.runner().count(), runs + 2);
+    Ok(())
+}
+
+#[test]
+fn parallel_and_sequential_rendering_agree() -> Result<()> {
+    let repo = fixture_repo();
+    let projects = load(&repo)?;
+    let options = |jobs| {
+        RenderOptions::new(&repo)
+            .toolchain(Toolchain::from_dir(&crate::support::tools_dir()))
+            .jobs(jobs)
+    };
+    let seq = RenderEngine::new(ProcessRunner::new(), options(1)).render_all(&projects);
+    let par = RenderEngine::new(ProcessRunner::new(), options(4)).render_all(&projects);
+    assert_eq!(seq.len(), par.len());
+    for (s, p) in seq.iter().zip(&par) {
+        assert_eq!(s.project, p.project);
+        match (s.output(), p.output()) {
+            (Some(a), Some(b)) => assert_eq!(a.objects, b.objects),
+            // Compare the top-level message: tool stderr may name temporary directories.
+            (Some(_), None) | (None, Some(_)) => panic!("{} rendered in one mode only", s.project),
+            (None, None) => assert_eq!(
+                s.failure().map(|f| f.error.to_string()),
+                p.failure().map(|f| f.error.to_string())
+            ),
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn missing_tools_fail_tool_projects_with_install_instructions() -> Result<()> {
+    let repo = fixture_repo();
+    let engine = RenderEngine::new(
+        CountingRunner::new(ProcessRunner::new()),
+        RenderOptions::new(&repo)
+            .toolchain(Toolchain::from_dir("/nonexistent/thule-tools".as_ref())),
+    );
+    let results = engine.render_all(&[project(&repo, "web")?, project(&repo, "plain")?]);
+    let reason = failure_reason(&results[0])?;
+    assert_eq!(
+        reason,
+        "`helm` is not available; install it (`scripts/install-tools.sh` installs the pinned \
+         versions into `.tools/bin`) or configure its path: `/nonexistent/thule-tools/helm` \
+         was not found (running `/nonexistent/thule-tools/helm version --template \
+         '{{.Version}}'`)"
+    );
+    assert!(results[1].is_rendered());
+    Ok(())
+}
+
+#[test]
+fn unsupported_modes_and_missing_paths_fail_explicitly() -> Result<()> {
+    let repo = fixture_repo();
+    let engine = engine(&repo);
+    let mut flux = project(&repo, "plain")?;
+    flux.render.mode = RenderMode::Flux;
+    assert_eq!(
+        failure_reason(&engine.render(&flux))?,
+        "render mode `flux` is not supported by thule-render yet; fix `render.mode` in `plain/thule.yaml`"
+    );
+    let mut missing = project(&repo, "plain")?;
+    missing.render.path = "plain/gone".into();
+    assert_eq!(
+        failure_reason(&engine.render(&missing))?,
+        "`plain/gone` does not exist; fix `render.path` in `plain/thule.yaml`"
+    );
+    let mut escape = project(&repo, "web")?;
+    escape.render.helm.chart = "../outside".into();
+    assert_eq!(
+        failure_reason(&engine.render(&escape))?,
+        "`../outside` is not a relative path inside the repository; fix `helm/thule.yaml`"
+    );
+    let mut not_chart = project(&repo, "web")?;
+    not_chart.render.helm.chart = "helm/values".into();
+    assert!(
+        failure_reason(&engine.render(&not_chart))?
+            .starts_with("`helm/values` is not a local Helm chart (no `Chart.yaml`)")
+    );
+    Ok(())
+}
