@@ -1,1 +1,87 @@
-//! The diff engine. (Being built: see issue 4.)
+//! # thule-diff
+//!
+//! thule's diff engine: given the render of a merge request's target branch (`D0`), the render
+//! of its head (`D1`) and, optionally, the live objects (`L`), decide per object what the
+//! GitOps applier will do (create / patch / delete / no-op, with a detail) and list the
+//! field-level changes, noise-free, secret-safe and deterministic. It implements
+//! `spec/diff-semantics.md` sections 2, 3, 4, 6 and 8; risk flags (section 5) are a later
+//! pass over the result.
+//!
+//! ## Central types
+//! - [`diff`] over a [`DiffInput`] (`base`, `desired`, `live`, `inventory`, [`DiffOptions`]) returns
+//!   a [`Plan`]: a pure, synchronous function of thule-core types ([`Manifest`],
+//!   [`LiveOutcome`]); no I/O.
+//! - [`Plan`] holds [`ObjectPlan`]s in canonical order (spec §8.1, [`ObjectKey`]'s `Ord`), each
+//!   with an [`Action`], an optional [`Detail`], an origin ([`ChangeOrigin`]), keyed
+//!   [`Change`]s, a unified YAML `text_diff` and an RFC 6902 `json_patch` view.
+//! - Renderers: [`render::to_json`], [`render::to_markdown`], [`render::to_text`].
+//! - [`input`]: YAML text → manifests, with the byte-identical fast path.
+//!
+//! ## How an object is decided (spec §2.2)
+//! Every side is normalized ([`normalize`]: strip server fields, Quantity/number/base64
+//! canonical forms, Secret `stringData` → `data`, key-field defaults, empty/null rules). The
+//! predicted live object is `P = prune(merge(L, D1), R)`: the merge follows the list identity
+//! table ([`schema`]: map-lists by key, sets, atomic lists); `R` comes from the applier's own
+//! record: the SSA managedFields entry of the field manager (Flux `kustomize-controller`, …),
+//! else `last-applied-configuration` (client-side apply), else `D0`. Changes are the keyed
+//! differences `L → P`, so server defaults and other managers' fields never show up. Without
+//! live state the report is the intent diff `D0 → D1`.
+//!
+//! ## JSON shape (`thule.plan/v1`)
+//! ```text
+//! { "schema": "thule.plan/v1",
+//!   "objects": [ { "apiVersion", "kind", "group", "namespace", "name",
+//!                  "action": "create|patch|delete|replace|noop",
+//!                  "detail": null | "rejected|orphan|skip|hook|format-only|unknown|invalid",
+//!                  "origin": "mr|drift|both", "source": "file:line",
+//!                  "changes": [ { "path", "op": "add|remove|replace", "before", "after",
+//!                                 "origin", "sensitive", "pointer", "note" } ],
+//!                  "risks": [ { "id", "severity", "path", "message" } ],
+//!                  "notes": [..], "textDiff": "...", "jsonPatch": [..] } ],
+//!   "summary": { "create", "patch", "delete", "replace", "noop" } }
+//! ```
+//! `objects` lists objects with an action other than no-op, or with a detail or note; plain
+//! no-ops are only counted (set [`DiffOptions::include_noop`] to list them too).
+//!
+//! ## Seams
+//! - The risk pass reads [`ObjectPlan::state`] ([`ObjectState`]: `n0`, `n1`, `nl`, `P`,
+//!   removed/released paths, apply mode) and [`Change::keyed`], pushes [`Risk`]s, may set
+//!   `detail`/`action` (rejected, replace), and must pass any message it builds through
+//!   [`Plan::scrub`].
+//! - [`schema`] is the built-in stand-in for a live OpenAPI schema; a schema source can replace
+//!   it later.
+//!
+//! ## Where this departs from the spec, and why
+//! - Changes and text views order map-list and set items by key, not in desired order (§8.1):
+//!   property P3 requires byte-identical output under any permutation of desired list items.
+//!   For the same reason `pointer` and `jsonPatch` index into the list-sorted objects.
+//! - `null` in desired is treated as absent in every mode (E1 says "explicit delete" in CSA
+//!   modes); a field then disappears only if the baseline set it, which is what test cases 68
+//!   and 69 require.
+//! - The built-in schema is a table of the important types, not a full OpenAPI snapshot;
+//!   unknown lists of built-in kinds are atomic, custom resources follow CRD defaults.
+//! - Secret values are masked with fixed markers (`[sensitive]`, `[sensitive: before]`,
+//!   `[sensitive: after]`); no fingerprints (rule 4 needs a configured key; not built yet).
+//! - The `thule diff` fast path skips byte-identical documents before parsing; their secret
+//!   values are therefore not in the taint set, except for Secrets, which are never skipped.
+
+pub mod engine;
+pub mod fields;
+pub mod input;
+pub mod merge;
+pub mod normalize;
+pub mod path;
+pub mod plan;
+pub mod quantity;
+pub mod redact;
+pub mod render;
+pub mod schema;
+pub mod yamlout;
+
+pub use engine::{DiffError, DiffInput, DiffOptions, diff};
+pub use plan::{
+    Action, ApplyMode, Change, ChangeOrigin, Detail, ObjectPlan, ObjectState, Op, PLAN_SCHEMA, Plan,
+    Risk, Severity, Summary,
+};
+pub use thule_core::cluster::LiveOutcome;
+pub use thule_core::{Manifest, ObjectKey};

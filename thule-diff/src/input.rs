@@ -1,0 +1,184 @@
+//! Turning YAML text into manifests, with the fast path for large renders: documents that are
+//! byte-identical on both sides are matched by their text and never parsed (they cannot
+//! differ after the same normalization). Pure functions over text; reading files is the
+//! caller's job.
+
+use std::collections::HashMap;
+
+use thule_core::object::flatten_lists;
+use thule_core::yaml::{ParseOptions, YamlError, parse_str};
+use thule_core::{Manifest, ManifestError, Origin};
+
+/// One YAML document of a stream, as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawDoc<'a> {
+    /// Source label (file path) for errors and `source`.
+    pub file: &'a str,
+    /// The document's text, including its `---` line if any.
+    pub text: &'a str,
+    /// Line of the document's first line in the file, starting at 1.
+    pub line: usize,
+    /// Index of the document in the file, starting at 0.
+    pub index: usize,
+}
+
+/// Why input could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// YAML syntax or dialect error (file:line:column).
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// A document is not a Kubernetes object.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+fn is_doc_start(line: &str) -> bool {
+    let line = line.trim_end_matches(['\n', '\r']);
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+}
+
+/// Split a YAML stream at its `---` document markers. A marker line can never be part of a
+/// scalar (YAML forbids `---` at column 0 inside content), so this is exact.
+pub fn split_documents<'a>(text: &'a str, file: &'a str) -> Vec<RawDoc<'a>> {
+    let mut docs = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut line_no = 1usize;
+    let mut pos = 0usize;
+    for line in text.split_inclusive('\n') {
+        if pos > start && is_doc_start(line) {
+            docs.push(RawDoc {
+                file,
+                text: &text[start..pos],
+                line: start_line,
+                index: docs.len(),
+            });
+            start = pos;
+            start_line = line_no;
+        }
+        pos += line.len();
+        line_no += 1;
+    }
+    if pos > start {
+        docs.push(RawDoc {
+            file,
+            text: &text[start..pos],
+            line: start_line,
+            index: docs.len(),
+        });
+    }
+    docs
+}
+
+fn may_hold_secret(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("kind: Secret") || l.starts_with("kind: \"Secret\"") || l.starts_with("kind: 'Secret'")
+    })
+}
+
+/// Drop documents whose exact text appears on both sides (as a multiset), returning the rest
+/// of each side and how many were matched. Secrets are never skipped, so their values always
+/// reach the redaction set.
+pub fn skip_identical<'a>(base: Vec<RawDoc<'a>>, desired: Vec<RawDoc<'a>>) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, usize) {
+    let mut counts: HashMap<&str, usize> = HashMap::with_capacity(base.len());
+    for d in &base {
+        *counts.entry(d.text).or_default() += 1;
+    }
+    let mut matched: HashMap<&str, usize> = HashMap::new();
+    let mut rest_desired = Vec::new();
+    let mut skipped = 0;
+    for d in desired {
+        let avail = counts.get_mut(d.text);
+        match avail {
+            Some(n) if *n > 0 && !may_hold_secret(d.text) && !d.text.trim().is_empty() => {
+                *n -= 1;
+                *matched.entry(d.text).or_default() += 1;
+                skipped += 1;
+            }
+            _ => rest_desired.push(d),
+        }
+    }
+    let mut rest_base = Vec::new();
+    for d in base {
+        match matched.get_mut(d.text) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => rest_base.push(d),
+        }
+    }
+    (rest_base, rest_desired, skipped)
+}
+
+/// Parse documents into manifests (`List` kinds flattened, empty documents skipped).
+///
+/// # Errors
+/// The first YAML or manifest error, naming file and line.
+pub fn parse_documents(docs: &[RawDoc<'_>]) -> Result<Vec<Manifest>, InputError> {
+    let opts = ParseOptions::default();
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        let parsed = parse_str(d.text, d.file, &opts).map_err(|mut e| {
+            e.line += d.line - 1;
+            e
+        })?;
+        for (i, doc) in parsed.into_iter().enumerate() {
+            if doc.value.is_null() {
+                continue;
+            }
+            let line = d.line + doc.start.line.saturating_sub(1);
+            for value in flatten_lists(doc.value) {
+                let origin = Origin {
+                    project: String::new(),
+                    source: d.file.to_owned(),
+                    document: d.index + i,
+                    line,
+                };
+                out.push(Manifest::from_value(value, origin)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Split and parse a whole stream.
+///
+/// # Errors
+/// As [`parse_documents`].
+pub fn parse_stream(text: &str, file: &str) -> Result<Vec<Manifest>, InputError> {
+    parse_documents(&split_documents(text, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_markers_and_keeps_lines() {
+        let t = "a: 1\n---\nb: |\n  ---x\n--- # c\nc: 3\n";
+        let d = split_documents(t, "f");
+        assert_eq!(d.len(), 3);
+        assert_eq!(d[1].line, 2);
+        assert_eq!(d[2].line, 5);
+        assert_eq!(d.iter().map(|d| d.text).collect::<String>(), t);
+    }
+
+    #[test]
+    fn errors_name_the_file_line() {
+        let t = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  name: c\n";
+        let e = parse_stream(t, "x.yaml").unwrap_err().to_string();
+        assert!(e.starts_with("x.yaml:9:"), "{e}");
+    }
+
+    #[test]
+    fn identical_documents_are_skipped_once_each() {
+        let a = split_documents("---\nx: 1\n---\nx: 1\n---\ny: 2\n", "a");
+        let b = split_documents("---\nx: 1\n---\ny: 3\n", "b");
+        let (ra, rb, n) = skip_identical(a, b);
+        assert_eq!(n, 1);
+        assert_eq!(ra.len(), 2);
+        assert_eq!(rb.len(), 1);
+    }
+}

@@ -1,0 +1,217 @@
+//! Keyed paths (spec §4.3): `spec.template.spec.containers[name=web].env[name=LOG_LEVEL].value`.
+//!
+//! A [`Seg`] is one step: a field or map key, an item of a map-list addressed by its key
+//! fields, an item of a set addressed by its value, or (display only) an index into an atomic
+//! list. The same steps double as the path elements of a managedFields `FieldsV1` trie
+//! (`f:`, `k:`, `v:`, `i:`), so field sets and changes share one vocabulary.
+
+use std::fmt::{self, Write as _};
+
+use serde_json::{Map, Value};
+
+/// One step of a keyed path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Seg {
+    /// A struct field or map key (`f:<name>`).
+    Field(String),
+    /// A map-list item by its key fields, as canonical JSON of an object sorted by field name
+    /// (`k:{"containerPort":8080,"protocol":"TCP"}`).
+    Key(String),
+    /// A set item by its value, as canonical JSON (`v:"example.com/protect"`).
+    Value(String),
+    /// An item of a list by position (`i:<n>`); only for atomic lists, display only.
+    Index(usize),
+}
+
+/// A keyed path from the object root.
+pub type Path = Vec<Seg>;
+
+/// Canonical JSON text: object keys sorted (serde_json's map is ordered), integral floats as
+/// integers, so `8080` and `8080.0` give the same text.
+pub fn canonical_json(v: &Value) -> String {
+    serde_json::to_string(&canonical_numbers(v)).unwrap_or_default()
+}
+
+/// A copy of `v` with integral floats turned into integers.
+pub fn canonical_numbers(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => Value::Number(canonical_number(n)),
+        Value::Array(a) => Value::Array(a.iter().map(canonical_numbers).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), canonical_numbers(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// An integral float as an integer; other numbers unchanged.
+pub fn canonical_number(n: &serde_json::Number) -> serde_json::Number {
+    if n.is_f64() {
+        if let Some(f) = n.as_f64() {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+            if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                return serde_json::Number::from(f as i64);
+            }
+        }
+    }
+    n.clone()
+}
+
+/// The key segment of a map-list item: the values of `keys` present in the item.
+/// `None` when a key field is missing.
+pub fn item_key(keys: &[&str], item: &Value) -> Option<String> {
+    let obj = item.as_object()?;
+    let mut m = Map::new();
+    for k in keys {
+        let v = obj.get(*k)?;
+        if v.is_null() {
+            return None;
+        }
+        m.insert((*k).to_owned(), canonical_numbers(v));
+    }
+    Some(serde_json::to_string(&Value::Object(m)).unwrap_or_default())
+}
+
+fn simple_ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn display_key_value(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s)
+            if !s.is_empty()
+                && !s.contains([',', ']', '=', '"', '[', ' '])
+                && s.chars().all(|c| !c.is_control()) =>
+        {
+            out.push_str(s);
+        }
+        other => out.push_str(&canonical_json(other)),
+    }
+}
+
+/// Render a path in thule's syntax.
+pub fn display(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Field(name) => {
+                if simple_ident(name) {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(name);
+                } else {
+                    let _ = write!(out, "[{}]", canonical_json(&Value::String(name.clone())));
+                }
+            }
+            Seg::Key(json) => {
+                out.push('[');
+                match serde_json::from_str::<Map<String, Value>>(json) {
+                    Ok(m) => {
+                        for (i, (k, v)) in m.iter().enumerate() {
+                            if i > 0 {
+                                out.push(',');
+                            }
+                            out.push_str(k);
+                            out.push('=');
+                            display_key_value(v, &mut out);
+                        }
+                    }
+                    Err(_) => out.push_str(json),
+                }
+                out.push(']');
+            }
+            Seg::Value(json) => {
+                let _ = write!(out, "[={json}]");
+            }
+            Seg::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
+        }
+    }
+    out
+}
+
+/// The managedFields spelling of a segment (`f:name`, `k:{…}`, `v:…`, `i:n`).
+pub fn fields_v1_element(seg: &Seg) -> String {
+    match seg {
+        Seg::Field(n) => format!("f:{n}"),
+        Seg::Key(j) => format!("k:{j}"),
+        Seg::Value(j) => format!("v:{j}"),
+        Seg::Index(i) => format!("i:{i}"),
+    }
+}
+
+/// Find the index of the list item a segment designates, under the list's key fields.
+pub fn find_item(list: &[Value], seg: &Seg, keys: &[&str]) -> Option<usize> {
+    match seg {
+        Seg::Key(k) => list
+            .iter()
+            .position(|it| item_key(keys, it).as_deref() == Some(k.as_str())),
+        Seg::Value(v) => list.iter().position(|it| &canonical_json(it) == v),
+        Seg::Index(i) => (*i < list.len()).then_some(*i),
+        Seg::Field(_) => None,
+    }
+}
+
+/// The keys of a map-list key segment, parsed back from its JSON.
+pub fn key_fields(seg: &Seg) -> Vec<String> {
+    match seg {
+        Seg::Key(j) => serde_json::from_str::<Map<String, Value>>(j)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+impl fmt::Display for Seg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&fields_v1_element(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_render_keyed_and_quoted() {
+        let p = vec![
+            Seg::Field("spec".into()),
+            Seg::Field("containers".into()),
+            Seg::Key(item_key(&["name"], &json!({"name": "web"})).unwrap()),
+            Seg::Field("ports".into()),
+            Seg::Key(
+                item_key(
+                    &["containerPort", "protocol"],
+                    &json!({"containerPort": 8080.0, "protocol": "TCP"}),
+                )
+                .unwrap(),
+            ),
+        ];
+        assert_eq!(
+            display(&p),
+            "spec.containers[name=web].ports[containerPort=8080,protocol=TCP]"
+        );
+        let l = vec![
+            Seg::Field("metadata".into()),
+            Seg::Field("labels".into()),
+            Seg::Field("app.kubernetes.io/name".into()),
+        ];
+        assert_eq!(display(&l), r#"metadata.labels["app.kubernetes.io/name"]"#);
+        let s = vec![
+            Seg::Field("metadata".into()),
+            Seg::Field("finalizers".into()),
+            Seg::Value(canonical_json(&json!("example.com/protect"))),
+        ];
+        assert_eq!(
+            display(&s),
+            r#"metadata.finalizers[="example.com/protect"]"#
+        );
+    }
+}

@@ -1,0 +1,349 @@
+//! Secret handling (spec §6.2 rules 1, 3, 6; §6.3 detectors).
+//!
+//! - Values at sensitive paths (`Secret.data`, env values and CR/ConfigMap keys that look like
+//!   credentials, values that look like tokens or keys) are never emitted: changes say only
+//!   added/removed/changed, printed objects show a fixed marker. No value, base64 or length.
+//! - Every secret value seen (decoded and as written, at least 6 bytes) joins a taint set;
+//!   every emitted string is scrubbed of those values (`[REDACTED]`), error text included.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::path::{Seg, key_fields};
+use crate::schema::Kind;
+
+/// Marker printed in place of a sensitive value that is the same on both sides.
+pub const MARK_SENSITIVE: &str = "[sensitive]";
+/// Marker for a sensitive value's old side when it changes.
+pub const MARK_BEFORE: &str = "[sensitive: before]";
+/// Marker for a sensitive value's new side when it changes.
+pub const MARK_AFTER: &str = "[sensitive: after]";
+/// What tainted substrings are replaced with.
+pub const SCRUBBED: &str = "[REDACTED]";
+
+/// The shortest value that is scrubbed from free text.
+pub const MIN_SCRUB_LEN: usize = 6;
+
+static VALUE_PATTERNS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
+        r"|\b(AKIA|ASIA)[0-9A-Z]{16}\b",
+        r"|\bgh[pousr]_[A-Za-z0-9]{36,}",
+        r"|\bgithub_pat_[A-Za-z0-9_]{20,}",
+        r"|\bglpat-[A-Za-z0-9_-]{20,}",
+        r"|\bxox[abprs]-[A-Za-z0-9-]{10,}",
+        r"|\bAIza[0-9A-Za-z_-]{35}",
+        r"|\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",
+        r"|[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:[^/\s@]+@",
+    ))
+    .unwrap_or_else(|_| Regex::new("$^").unwrap_or_else(|_| unreachable!()))
+});
+
+/// Split camelCase / PascalCase into lower-case tokens on `_ . -` and case changes
+/// (`dbPassword` → `db`, `password`; `APIKey` → `api`, `key`).
+fn tokens(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if matches!(c, '_' | '.' | '-' | '/' | ' ') {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        if c.is_uppercase() && !cur.is_empty() {
+            let prev_lower = chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit();
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            let prev_upper = chars[i - 1].is_uppercase();
+            if prev_lower || (prev_upper && next_lower) {
+                out.push(std::mem::take(&mut cur));
+            }
+        }
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Whether a key or env name looks like it holds a credential (the §6.3 key regex).
+pub fn sensitive_key(name: &str) -> bool {
+    let t = tokens(name);
+    let single = |s: &str| {
+        matches!(
+            s,
+            "pass"
+                | "password"
+                | "passwd"
+                | "passphrase"
+                | "secret"
+                | "token"
+                | "apikey"
+                | "accesskey"
+                | "privatekey"
+                | "clientsecret"
+                | "credential"
+                | "credentials"
+                | "auth"
+                | "bearer"
+                | "session"
+                | "cookie"
+                | "signature"
+                | "dsn"
+                | "pwd"
+                | "connstr"
+                | "connstring"
+                | "connectionstring"
+        )
+    };
+    if t.iter().any(|s| single(s)) {
+        return true;
+    }
+    t.windows(2).any(|w| {
+        matches!(
+            (w[0].as_str(), w[1].as_str()),
+            ("api" | "access" | "private", "key")
+                | ("client", "secret")
+                | ("conn" | "connection", "str" | "string")
+        )
+    })
+}
+
+/// A key that names a reference, not a value (`secretName: db`, `tokenPath: /var/run/x`).
+fn reference_key(name: &str, value: &str) -> bool {
+    let ref_suffix = ["Name", "Ref", "Path", "File", "Selector", "SecretName", "SecretRef", "KeyRef"]
+        .iter()
+        .any(|s| name.ends_with(s));
+    let dns_or_path = !value.is_empty()
+        && (value.starts_with('/')
+            || value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'));
+    ref_suffix && dns_or_path
+}
+
+/// Whether a string looks like a credential by itself (PEM keys, cloud tokens, JWTs, URLs
+/// with passwords).
+pub fn sensitive_value(s: &str) -> bool {
+    s.len() >= 10 && VALUE_PATTERNS.is_match(s)
+}
+
+/// Whether the scalar at `path` of an object of `kind` is sensitive.
+pub fn is_sensitive(kind: Kind<'_>, path: &[Seg], value: &Value) -> bool {
+    let Value::String(s) = value else {
+        // Non-string Secret data is still Secret data.
+        return secret_data_path(kind, path);
+    };
+    if secret_data_path(kind, path) {
+        return true;
+    }
+    let last = match path.last() {
+        Some(Seg::Field(n)) => n.as_str(),
+        _ => "",
+    };
+    // env[name=X].value
+    if last == "value" && path.len() >= 2 {
+        if let Some(key @ Seg::Key(_)) = path.get(path.len() - 2) {
+            if key_fields(key) == ["name"] {
+                if let Seg::Key(json) = key {
+                    if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(json) {
+                        if m.get("name")
+                            .and_then(Value::as_str)
+                            .is_some_and(sensitive_key)
+                        {
+                            return true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let keyed_kind = !kind.builtin || (kind.group.is_empty() && kind.kind == "ConfigMap");
+    if keyed_kind
+        && !matches!(path.first(), Some(Seg::Field(f)) if f == "metadata")
+        && sensitive_key(last)
+        && !reference_key(last, s)
+    {
+        return true;
+    }
+    sensitive_value(s)
+}
+
+fn secret_data_path(kind: Kind<'_>, path: &[Seg]) -> bool {
+    kind.group.is_empty()
+        && kind.kind == "Secret"
+        && matches!(path.first(), Some(Seg::Field(f)) if f == "data" || f == "stringData")
+        && path.len() >= 2
+}
+
+/// Replace every sensitive scalar inside `v` (found at `path`) with `marker`. Returns whether
+/// anything was replaced; sensitive originals are pushed to `seen`.
+pub fn mask_value(
+    kind: Kind<'_>,
+    path: &mut Vec<Seg>,
+    v: &mut Value,
+    marker: &str,
+    seen: &mut Vec<String>,
+) -> bool {
+    match v {
+        Value::Object(m) => {
+            let mut any = false;
+            for (k, c) in m.iter_mut() {
+                path.push(Seg::Field(k.clone()));
+                any |= mask_value(kind, path, c, marker, seen);
+                path.pop();
+            }
+            any
+        }
+        Value::Array(items) => {
+            let mut any = false;
+            for (i, it) in items.iter_mut().enumerate() {
+                let seg = match it.get("name").and_then(Value::as_str) {
+                    Some(n) => Seg::Key(
+                        serde_json::to_string(&serde_json::json!({ "name": n }))
+                            .unwrap_or_default(),
+                    ),
+                    None => Seg::Index(i),
+                };
+                path.push(seg);
+                any |= mask_value(kind, path, it, marker, seen);
+                path.pop();
+            }
+            any
+        }
+        scalar => {
+            if is_sensitive(kind, path, scalar) {
+                if let Value::String(s) = scalar {
+                    if s.len() >= MIN_SCRUB_LEN {
+                        seen.push(s.clone());
+                    }
+                }
+                *scalar = Value::String(marker.to_owned());
+                true
+            } else {
+                false
+            }
+        }
+    }
+}
+
+/// The taint set: secret values that must not appear in any output text.
+#[derive(Clone, Debug, Default)]
+pub struct Redactor {
+    values: Vec<String>,
+}
+
+impl Redactor {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a value (ignored below [`MIN_SCRUB_LEN`] bytes).
+    pub fn add(&mut self, value: &str) {
+        if value.len() >= MIN_SCRUB_LEN && !value.contains(SCRUBBED) {
+            self.values.push(value.to_owned());
+        }
+    }
+
+    /// Sort longest first and drop duplicates; call after the last [`Redactor::add`].
+    pub fn finish(&mut self) {
+        self.values
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        self.values.dedup();
+    }
+
+    /// Whether no value is tainted.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Replace every tainted value in `text`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for v in &self.values {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), SCRUBBED);
+            }
+        }
+        out
+    }
+
+    /// Scrub in place; returns whether anything changed.
+    pub fn scrub_in_place(&self, text: &mut String) -> bool {
+        if self.values.iter().any(|v| text.contains(v.as_str())) {
+            *text = self.scrub(text);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Scrub every string (and map key) inside a JSON value.
+    pub fn scrub_value(&self, v: &mut Value) {
+        if self.values.is_empty() {
+            return;
+        }
+        match v {
+            Value::String(s) => {
+                self.scrub_in_place(s);
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| self.scrub_value(i)),
+            Value::Object(m) => {
+                let needs_key_scrub = m
+                    .keys()
+                    .any(|k| self.values.iter().any(|t| k.contains(t.as_str())));
+                if needs_key_scrub {
+                    let old = std::mem::take(m);
+                    for (k, mut c) in old {
+                        self.scrub_value(&mut c);
+                        m.insert(self.scrub(&k), c);
+                    }
+                } else {
+                    m.values_mut().for_each(|c| self.scrub_value(c));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_regex_matches_credentials_not_references() {
+        for k in [
+            "password",
+            "DB_PASSWORD",
+            "dbPassword",
+            "APIKey",
+            "api_key",
+            "clientSecret",
+            "github-token",
+            "connectionString",
+        ] {
+            assert!(sensitive_key(k), "{k}");
+        }
+        for k in ["name", "image", "replicas", "tokenizer", "passage", "author"] {
+            assert!(!sensitive_key(k), "{k}");
+        }
+        assert!(reference_key("passwordSecretRef", "db-creds"));
+        assert!(!reference_key("existingSecret", "db-creds"));
+    }
+
+    #[test]
+    fn scrub_replaces_longest_first() {
+        let mut r = Redactor::new();
+        r.add("hunter2x");
+        r.add("hunter2xyz");
+        r.add("abc");
+        r.finish();
+        assert_eq!(r.scrub("a hunter2xyz b hunter2x c abc"), "a [REDACTED] b [REDACTED] c abc");
+    }
+}

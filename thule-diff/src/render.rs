@@ -1,0 +1,166 @@
+//! Renderers: JSON (`thule.plan/v1`), Markdown (MR comment body) and plain text. All are
+//! byte-deterministic and print only what the plan holds, which is already redacted; each
+//! output is scrubbed once more against the plan's taint set.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::plan::{Action, Change, ChangeOrigin, ObjectPlan, Plan};
+use crate::redact::{MARK_AFTER, MARK_BEFORE};
+
+/// The plan as pretty JSON with a final newline.
+pub fn to_json(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(plan).unwrap_or_else(|_| "{}".to_owned());
+    s.push('\n');
+    plan.scrub(&s)
+}
+
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    };
+    if s.chars().count() > 120 {
+        let cut: String = s.chars().take(117).collect();
+        format!("{cut}...")
+    } else {
+        s
+    }
+}
+
+fn change_line(c: &Change) -> String {
+    let mut line = format!("{} {}", c.op.sigil(), c.path);
+    if c.sensitive {
+        let what = match c.op {
+            crate::plan::Op::Add => "added",
+            crate::plan::Op::Remove => "removed",
+            crate::plan::Op::Replace => "changed",
+        };
+        let _ = write!(line, "  ({what}, value hidden)");
+    } else {
+        match (&c.before, &c.after) {
+            (Some(b), Some(a)) => {
+                let _ = write!(line, ": {} → {}", short(b), short(a));
+            }
+            (None, Some(a)) => {
+                let _ = write!(line, ": {}", short(a));
+            }
+            _ => {}
+        }
+    }
+    if c.origin != ChangeOrigin::Mr {
+        let _ = write!(line, "  ({})", c.origin.as_str());
+    }
+    if let Some(n) = &c.note {
+        let _ = write!(line, "  [{n}]");
+    }
+    line
+}
+
+fn header(o: &ObjectPlan) -> String {
+    let mut h = format!("{} {}", o.key, o.action.as_str().to_uppercase());
+    if let Some(d) = o.detail {
+        let _ = write!(h, "/{}", d.as_str());
+    }
+    if o.action != Action::Noop && o.origin != ChangeOrigin::Mr {
+        let _ = write!(h, " ({})", o.origin.as_str());
+    }
+    h
+}
+
+fn summary_line(plan: &Plan) -> String {
+    let s = plan.summary;
+    format!(
+        "{} to create, {} to patch, {} to delete, {} to replace, {} unchanged",
+        s.create, s.patch, s.delete, s.replace, s.noop
+    )
+}
+
+/// The plan as plain text (terminal output).
+pub fn to_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Plan: {}", summary_line(plan));
+    for o in &plan.objects {
+        out.push('\n');
+        let _ = writeln!(out, "{}", header(o));
+        if let Some(src) = &o.source {
+            let _ = writeln!(out, "  source: {src}");
+        }
+        for n in &o.notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+        if o.action != Action::Create {
+            for c in &o.changes {
+                let _ = writeln!(out, "  {}", change_line(c));
+            }
+        } else {
+            let _ = writeln!(out, "  ({} fields)", o.changes.len());
+        }
+    }
+    plan.scrub(&out)
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The plan as Markdown (a merge request comment body).
+pub fn to_markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let s = plan.summary;
+    let _ = writeln!(out, "### thule plan\n");
+    let _ = writeln!(out, "| create | patch | delete | replace | unchanged |");
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "| {} | {} | {} | {} | {} |", s.create, s.patch, s.delete, s.replace, s.noop);
+    let sections: [(&str, &dyn Fn(&ObjectPlan) -> bool); 4] = [
+        ("Delete / replace", &|o| matches!(o.action, Action::Delete | Action::Replace)),
+        ("Patch", &|o| o.action == Action::Patch),
+        ("Create", &|o| o.action == Action::Create),
+        ("No-op", &|o| o.action == Action::Noop),
+    ];
+    for (title, pick) in sections {
+        let objs: Vec<&ObjectPlan> = plan.objects.iter().filter(|o| pick(o)).collect();
+        if objs.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n#### {title} ({})\n", objs.len());
+        for o in objs {
+            let _ = writeln!(out, "<details><summary><code>{}</code></summary>\n", md_escape(&header(o)));
+            for n in &o.notes {
+                let _ = writeln!(out, "- {}", md_escape(n));
+            }
+            if !o.changes.is_empty() && o.action != Action::Create {
+                let (shown, drift): (Vec<&Change>, Vec<&Change>) =
+                    o.changes.iter().partition(|c| c.origin != ChangeOrigin::Drift);
+                out.push_str("\n```diff\n");
+                for c in shown {
+                    let _ = writeln!(out, "{}", change_line(c));
+                }
+                out.push_str("```\n");
+                if !drift.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "\n<details><summary>also reverts drift ({} fields)</summary>\n\n```diff",
+                        drift.len()
+                    );
+                    for c in drift {
+                        let _ = writeln!(out, "{}", change_line(c));
+                    }
+                    out.push_str("```\n</details>\n");
+                }
+            }
+            if !o.text_diff.is_empty() {
+                let _ = writeln!(out, "\n<details><summary>YAML diff</summary>\n\n```diff");
+                out.push_str(&o.text_diff.replace("```", "'''"));
+                if !o.text_diff.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str("```\n</details>\n");
+            }
+            out.push_str("\n</details>\n");
+        }
+    }
+    let _ = (MARK_BEFORE, MARK_AFTER);
+    plan.scrub(&out)
+}

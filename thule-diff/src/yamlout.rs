@@ -1,0 +1,255 @@
+//! The canonical YAML printer (spec §8.2): one spelling per value, so text diffs show only
+//! real changes and outputs are byte-stable.
+//!
+//! `apiVersion`, `kind`, `metadata` first at the top; `name`, `namespace`, `labels`,
+//! `annotations` first in `metadata`; every other key sorted byte-wise. Block style, indent 2,
+//! sequences not indented under their key, no anchors or tags. Strings are plain only when a
+//! YAML 1.1 reader would read them back as the same string.
+
+use serde_json::{Map, Value};
+use thule_core::yaml::resolve_plain;
+
+/// Print one value as a YAML document (no `---`, final newline).
+pub fn to_yaml(v: &Value) -> String {
+    let mut out = String::new();
+    match v {
+        Value::Object(m) if !m.is_empty() => emit_map(&mut out, m, 0, Level::Top),
+        Value::Array(a) if !a.is_empty() => emit_seq(&mut out, a, 0),
+        scalar => {
+            emit_scalar_inline(&mut out, scalar, 0);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Print several documents separated by `---`.
+pub fn to_yaml_stream(docs: &[Value]) -> String {
+    let mut out = String::new();
+    for d in docs {
+        out.push_str("---\n");
+        out.push_str(&to_yaml(d));
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Top,
+    Metadata,
+    Other,
+}
+
+fn ordered_keys<'m>(m: &'m Map<String, Value>, level: Level) -> Vec<&'m String> {
+    let first: &[&str] = match level {
+        Level::Top => &["apiVersion", "kind", "metadata"],
+        Level::Metadata => &["name", "namespace", "labels", "annotations"],
+        Level::Other => &[],
+    };
+    let mut keys: Vec<&String> = Vec::with_capacity(m.len());
+    for f in first {
+        if let Some((k, _)) = m.get_key_value(*f) {
+            keys.push(k);
+        }
+    }
+    for k in m.keys() {
+        if !first.contains(&k.as_str()) {
+            keys.push(k);
+        }
+    }
+    keys
+}
+
+fn indent(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push(' ');
+    }
+}
+
+fn emit_map(out: &mut String, m: &Map<String, Value>, ind: usize, level: Level) {
+    let mut first = true;
+    emit_map_entries(out, m, ind, level, &mut first, false);
+}
+
+/// Emit map entries; when `inline_first`, the first entry continues the current line (after
+/// `- `).
+fn emit_map_entries(
+    out: &mut String,
+    m: &Map<String, Value>,
+    ind: usize,
+    level: Level,
+    first: &mut bool,
+    inline_first: bool,
+) {
+    for k in ordered_keys(m, level) {
+        if !(*first && inline_first) {
+            indent(out, ind);
+        }
+        *first = false;
+        emit_string(out, k, true);
+        out.push(':');
+        let child_level = if level == Level::Top && k == "metadata" {
+            Level::Metadata
+        } else {
+            Level::Other
+        };
+        emit_after_key(out, &m[k.as_str()], ind, child_level);
+    }
+}
+
+fn emit_after_key(out: &mut String, v: &Value, ind: usize, level: Level) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            emit_map(out, m, ind + 2, level);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            emit_seq(out, a, ind);
+        }
+        scalar => {
+            out.push(' ');
+            emit_scalar_inline(out, scalar, ind + 2);
+            out.push('\n');
+        }
+    }
+}
+
+fn emit_seq(out: &mut String, items: &[Value], ind: usize) {
+    for it in items {
+        indent(out, ind);
+        out.push('-');
+        match it {
+            Value::Object(m) if !m.is_empty() => {
+                out.push(' ');
+                let mut first = true;
+                emit_map_entries(out, m, ind + 2, Level::Other, &mut first, true);
+            }
+            Value::Array(a) if !a.is_empty() => {
+                out.push('\n');
+                emit_seq(out, a, ind + 2);
+            }
+            scalar => {
+                out.push(' ');
+                emit_scalar_inline(out, scalar, ind + 2);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// A scalar (or empty collection) after `key: ` or `- `; block strings continue on the next
+/// lines at `block_indent`.
+fn emit_scalar_inline(out: &mut String, v: &Value, block_indent: usize) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => {
+            if s.contains('\n') && block_ok(s) {
+                emit_block(out, s, block_indent);
+            } else {
+                emit_string(out, s, false);
+            }
+        }
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
+    }
+}
+
+fn block_ok(s: &str) -> bool {
+    let first_line = s.split('\n').next().unwrap_or("");
+    !first_line.starts_with(' ')
+        && !first_line.is_empty()
+        && s.split('\n').all(|l| !l.ends_with(' ') && !l.ends_with('\t'))
+        && s.chars().all(|c| c == '\n' || !c.is_control())
+}
+
+fn emit_block(out: &mut String, s: &str, ind: usize) {
+    let trailing = s.len() - s.trim_end_matches('\n').len();
+    let chomp = match trailing {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    out.push('|');
+    out.push_str(chomp);
+    let body = if trailing == 1 { &s[..s.len() - 1] } else { s.trim_end_matches('\n') };
+    for line in body.split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            indent(out, ind);
+            out.push_str(line);
+        }
+    }
+    if trailing > 1 {
+        for _ in 0..trailing - 1 {
+            out.push('\n');
+        }
+    }
+}
+
+fn needs_quotes(s: &str, key: bool) -> bool {
+    if s.is_empty() || s.trim() != s {
+        return true;
+    }
+    let first = s.chars().next().unwrap_or(' ');
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+        return true;
+    }
+    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.contains('\t') {
+        return true;
+    }
+    if s.chars().any(|c| c.is_control() || c == '\u{feff}') {
+        return true;
+    }
+    if s.starts_with("...") || s.starts_with("---") {
+        return true;
+    }
+    // Sexagesimal-looking (`1:30`) and anything YAML 1.1 reads as another type.
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b':' || b == b'.' || b == b'_' || b == b'+' || b == b'-')
+        && s.contains(':')
+    {
+        return true;
+    }
+    let _ = key;
+    !matches!(resolve_plain(s), Ok(Value::String(ref r)) if r == s)
+}
+
+fn emit_string(out: &mut String, s: &str, key: bool) {
+    if needs_quotes(s, key) {
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    } else {
+        out.push_str(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prints_canonical_kubectl_style() {
+        let v = json!({"spec": {"replicas": 3, "template": {"spec": {"containers": [
+                {"name": "web", "args": ["--a", "on", "0644", ""], "env": []}]}}},
+            "metadata": {"labels": {"app.kubernetes.io/name": "web", "enabled": "true"}, "name": "web"},
+            "kind": "Deployment", "apiVersion": "apps/v1",
+            "data": {"script": "line1\nline2\n", "k": "a: b"}});
+        let y = to_yaml(&v);
+        assert_eq!(
+            y,
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app.kubernetes.io/name: web\n    enabled: \"true\"\ndata:\n  k: \"a: b\"\n  script: |\n    line1\n    line2\nspec:\n  replicas: 3\n  template:\n    spec:\n      containers:\n      - args:\n        - \"--a\"\n        - \"on\"\n        - \"0644\"\n        - \"\"\n        env: []\n        name: web\n"
+        );
+    }
+
+    #[test]
+    fn printed_yaml_reads_back_identically() {
+        let v = json!({"a": ["x", {"b": "yes", "c": [1, 2.5, null, true]}, "multi\nline", "trailing\n\n"],
+            "d": {}, "e": "-dash", "f": " lead", "g": "1:30", "h": "~", "i": "x #y"});
+        let y = to_yaml(&v);
+        let back = thule_core::yaml::parse_str(&y, "t", &thule_core::yaml::ParseOptions::default())
+            .unwrap();
+        assert_eq!(back[0].value, v, "{y}");
+    }
+}
