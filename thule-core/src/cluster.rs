@@ -19,6 +19,30 @@ pub struct ObjectRef {
     pub api_version: String,
     /// Identity; `namespace` is already resolved for namespaced kinds.
     pub key: ObjectKey,
+    /// Labels the desired object carries (e.g. the applier's ownership labels), as a hint: a
+    /// reader may narrow a batched list with a label selector built from the labels that all
+    /// wanted objects of one kind and namespace share. It must then confirm every object the
+    /// narrowed list did not return with a single read, so a hint never turns a live object
+    /// into [`LiveOutcome::Absent`]. Empty means no hint.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ObjectRef {
+    /// A reference without a label hint.
+    pub fn new(api_version: impl Into<String>, key: ObjectKey) -> Self {
+        Self {
+            api_version: api_version.into(),
+            key,
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// The same reference with a label hint (see [`ObjectRef::labels`]).
+    #[must_use]
+    pub fn with_labels(mut self, labels: BTreeMap<String, String>) -> Self {
+        self.labels = labels;
+        self
+    }
 }
 
 /// What a read found for one object.
@@ -57,6 +81,24 @@ pub struct OwnedQuery {
     pub namespace: Option<String>,
     /// Label selector as `key=value` pairs, all of which must match.
     pub labels: BTreeMap<String, String>,
+}
+
+/// What listing one [`OwnedQuery`] found.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum OwnedList {
+    /// The objects matching the query (possibly none).
+    Listed(Vec<Value>),
+    /// RBAC forbids listing this kind: deletions of it cannot be detected.
+    Forbidden {
+        /// The server's message.
+        message: String,
+    },
+    /// The server does not serve this apiVersion/kind, so nothing of it can exist.
+    NotServed {
+        /// What discovery said.
+        message: String,
+    },
 }
 
 /// A failure of the reader as a whole (not of one object).
@@ -115,7 +157,11 @@ pub trait ClusterReader: Send + Sync {
 
     /// List objects matching an ownership label query, for deletion candidates.
     ///
+    /// Every returned object carries `apiVersion` and `kind` and matches all labels of the
+    /// query. Callers confirm candidates with [`ClusterReader::read`] before reporting them.
+    ///
     /// # Errors
-    /// As [`ClusterReader::read`]; a forbidden or unserved kind yields an empty list.
-    async fn list_owned(&self, query: &OwnedQuery) -> Result<Vec<Value>, ReadError>;
+    /// As [`ClusterReader::read`]; a forbidden or unserved kind is an [`OwnedList`] outcome,
+    /// so a plan can say which kinds it could not check for deletions.
+    async fn list_owned(&self, query: &OwnedQuery) -> Result<OwnedList, ReadError>;
 }
