@@ -19,29 +19,15 @@ pub struct ObjectRef {
     pub api_version: String,
     /// Identity; `namespace` is already resolved for namespaced kinds.
     pub key: ObjectKey,
-    /// Labels the desired object carries (e.g. the applier's ownership labels), as a hint: a
-    /// reader may narrow a batched list with a label selector built from the labels that all
-    /// wanted objects of one kind and namespace share. It must then confirm every object the
-    /// narrowed list did not return with a single read, so a hint never turns a live object
-    /// into [`LiveOutcome::Absent`]. Empty means no hint.
-    pub labels: BTreeMap<String, String>,
 }
 
 impl ObjectRef {
-    /// A reference without a label hint.
+    /// A reference to `key`, read through `api_version`.
     pub fn new(api_version: impl Into<String>, key: ObjectKey) -> Self {
         Self {
             api_version: api_version.into(),
             key,
-            labels: BTreeMap::new(),
         }
-    }
-
-    /// The same reference with a label hint (see [`ObjectRef::labels`]).
-    #[must_use]
-    pub fn with_labels(mut self, labels: BTreeMap<String, String>) -> Self {
-        self.labels = labels;
-        self
     }
 }
 
@@ -154,6 +140,25 @@ pub trait ClusterReader: Send + Sync {
         &self,
         objects: &[ObjectRef],
     ) -> Result<BTreeMap<ObjectKey, LiveOutcome>, ReadError>;
+
+    /// [`ClusterReader::read`], with a hint: the live objects are expected to carry all of
+    /// `labels` (typically the project's ownership labels). A reader may narrow a batched
+    /// list with them as a label selector; it must then confirm every object the narrowed
+    /// list did not return with a single read, so the hint never turns a live object into
+    /// [`LiveOutcome::Absent`]. The results are the same as [`ClusterReader::read`]'s; only
+    /// the cost differs (less data when namespaces hold many objects of other owners, one
+    /// extra request per object not yet applied). The default ignores the hint.
+    ///
+    /// # Errors
+    /// As [`ClusterReader::read`].
+    async fn read_with_labels(
+        &self,
+        objects: &[ObjectRef],
+        labels: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<ObjectKey, LiveOutcome>, ReadError> {
+        let _ = labels;
+        self.read(objects).await
+    }
 
     /// List objects matching an ownership label query, for deletion candidates.
     ///

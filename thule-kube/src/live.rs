@@ -109,9 +109,9 @@ impl ReaderOptions {
 /// It sends only `GET` requests: discovery (`/api`, `/apis`, `/api/v1`, `/apis/<g>/<v>`),
 /// object gets and paginated lists. Discovery is cached for the reader's lifetime (one run).
 /// Reading, per (resource, namespace): with [`ReaderOptions::list_threshold`] or more wanted
-/// objects one paginated list (narrowed by a label selector when every wanted object carries
-/// a label hint, see [`ObjectRef::labels`]; objects the narrowed list misses are confirmed
-/// with a GET), otherwise one GET per object. Secrets are always read one by one, so Secrets
+/// objects one paginated list (narrowed by a label selector when the caller passes a label
+/// hint to [`ClusterReader::read_with_labels`]; objects the narrowed list misses are then
+/// confirmed with a GET), otherwise one GET per object. Secrets are always read one by one, so Secrets
 /// the plan does not need (Helm release storage, tokens) are never fetched.
 ///
 /// Per object: 200 → found, 404 → absent, 403 → forbidden (a Secret then becomes
@@ -570,6 +570,7 @@ impl Inner {
             resource,
             namespace,
             refs,
+            labels: common,
         } = batch;
         let use_list = refs.len() >= self.options.list_threshold
             && resource.can("list")
@@ -584,17 +585,6 @@ impl Inner {
             }
             return out;
         }
-        // A label selector shared by every wanted object narrows the list.
-        let common: BTreeMap<String, String> = if refs.iter().all(|r| !r.labels.is_empty()) {
-            refs[0]
-                .labels
-                .iter()
-                .filter(|(k, v)| refs.iter().all(|r| r.labels.get(*k) == Some(*v)))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        } else {
-            BTreeMap::new()
-        };
         let collection = collection_path(&api_version, &resource, &namespace);
         match self.list(&collection, &common).await {
             Ok(items) => {
@@ -642,6 +632,8 @@ struct Batch {
     resource: Resource,
     namespace: String,
     refs: Vec<ObjectRef>,
+    /// Labels the wanted objects are expected to carry (a list-narrowing hint).
+    labels: BTreeMap<String, String>,
 }
 
 impl KubeClusterReader {
@@ -694,6 +686,14 @@ impl ClusterReader for KubeClusterReader {
         &self,
         objects: &[ObjectRef],
     ) -> Result<BTreeMap<ObjectKey, LiveOutcome>, ReadError> {
+        self.read_with_labels(objects, &BTreeMap::new()).await
+    }
+
+    async fn read_with_labels(
+        &self,
+        objects: &[ObjectRef],
+        labels: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<ObjectKey, LiveOutcome>, ReadError> {
         let discovered = self
             .discover_all(objects.iter().map(|o| o.api_version.as_str()))
             .await?;
@@ -731,6 +731,7 @@ impl ClusterReader for KubeClusterReader {
                                     resource: r.clone(),
                                     namespace,
                                     refs: Vec::new(),
+                                    labels: labels.clone(),
                                 })
                                 .refs
                                 .push(o.clone());
