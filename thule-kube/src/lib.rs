@@ -34,7 +34,7 @@ mod error;
 mod live;
 mod snapshot;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use thule_core::cluster::ClusterReader;
 use thule_core::config::ClusterSettings;
@@ -49,9 +49,12 @@ pub use snapshot::SnapshotReader;
 
 /// Build the reader for one `clusterRef`.
 ///
-/// With `settings.snapshot` set, a [`SnapshotReader`] over that file or directory (relative
-/// paths are resolved against `repo_root`); otherwise a [`KubeClusterReader`] from
-/// `settings.kubeconfig` / `settings.context` (see [`KubeClusterReader::from_kubeconfig`]).
+/// With `settings.snapshot` set, a [`SnapshotReader`] over that file or directory (a relative
+/// path is resolved against `repo_root`); otherwise a [`KubeClusterReader`] from
+/// `settings.kubeconfig` (used as given, with a leading `~/` expanded to `$HOME`) and
+/// `settings.context`; with neither, `$KUBECONFIG` / `~/.kube/config` and then the in-cluster
+/// service account (see [`KubeClusterReader::from_kubeconfig`]). Must run inside a Tokio
+/// runtime. Nothing is requested from the cluster until the first read.
 ///
 /// # Errors
 /// When the snapshot cannot be loaded or the kubeconfig cannot be read or used.
@@ -69,14 +72,7 @@ pub async fn reader_for_cluster(
         })?;
         return Ok(Box::new(reader));
     }
-    let kubeconfig = settings.kubeconfig.as_deref().map(|p| {
-        let p = Path::new(p);
-        if p.is_relative() && !p.exists() {
-            repo_root.join(p)
-        } else {
-            p.to_path_buf()
-        }
-    });
+    let kubeconfig = settings.kubeconfig.as_deref().map(expand_home);
     let reader = KubeClusterReader::from_kubeconfig(
         cluster_ref,
         kubeconfig.as_deref(),
@@ -85,4 +81,12 @@ pub async fn reader_for_cluster(
     )
     .await?;
     Ok(Box::new(reader))
+}
+
+/// `~/x` → `$HOME/x`; other paths unchanged.
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
 }

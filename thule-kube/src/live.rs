@@ -89,6 +89,13 @@ impl ReaderOptions {
         self
     }
 
+    /// The same options with another timeout per request attempt.
+    #[must_use]
+    pub fn with_request_timeout(mut self, request_timeout: Duration) -> Self {
+        self.request_timeout = request_timeout;
+        self
+    }
+
     /// The same options with another list threshold (see [`ReaderOptions::list_threshold`]).
     #[must_use]
     pub fn with_list_threshold(mut self, list_threshold: usize) -> Self {

@@ -21,7 +21,7 @@ use thule_core::yaml::{ParseOptions, parse_stream};
 /// CRD never reports a kind as not served). The same object twice (the same uid, e.g. dumped
 /// through two API groups) is kept once; two different objects with one identity are an
 /// error.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SnapshotReader {
     source: String,
     objects: BTreeMap<ObjectKey, (Value, Origin)>,
@@ -30,6 +30,16 @@ pub struct SnapshotReader {
     has_crds: bool,
     /// (group, kind) of every object.
     kinds: BTreeSet<(String, String)>,
+}
+
+impl std::fmt::Debug for SnapshotReader {
+    /// Source and size only: the objects may hold Secret data, which is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotReader")
+            .field("source", &self.source)
+            .field("objects", &self.objects.len())
+            .finish_non_exhaustive()
+    }
 }
 
 const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];

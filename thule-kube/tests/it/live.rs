@@ -262,7 +262,10 @@ async fn slow_response_past_the_deadline_is_an_error_outcome() {
     server.rule(
         "/apis/apps/v1/namespaces/shop/deployments/web",
         true,
-        Action::Slow(Duration::from_secs(60)),
+        Action::Slow {
+            delay: Duration::from_secs(60),
+            times: u32::MAX,
+        },
     );
     let r = reader(
         &server,
@@ -299,6 +302,42 @@ async fn slow_response_past_the_deadline_is_an_error_outcome() {
     assert!(
         matches!(e, Err(ReadError::Deadline { seconds: 2, .. })),
         "{e:?}"
+    );
+}
+
+/// Runs against the loopback server (no real API server can run here): an attempt that
+/// gets no answer within the request timeout is retried, and the retry's answer counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timed_out_attempt_is_retried() {
+    let server = TestServer::start(fixture_objects(), Auth::Token(TOKEN.into()))
+        .await
+        .unwrap();
+    let path = "/api/v1/namespaces/shop/services/web";
+    server.rule(
+        path,
+        true,
+        Action::Slow {
+            delay: Duration::from_secs(60),
+            times: 1,
+        },
+    );
+    let r = reader(
+        &server,
+        "loopback",
+        test_options().with_request_timeout(Duration::from_millis(500)),
+    )
+    .await;
+    let out = r
+        .read(&[oref("v1", "Service", "shop", "web")])
+        .await
+        .unwrap();
+    assert!(matches!(
+        out[&key("v1", "Service", "shop", "web")],
+        LiveOutcome::Found(_)
+    ));
+    assert_eq!(
+        server.requests().iter().filter(|q| q.path == path).count(),
+        2
     );
 }
 

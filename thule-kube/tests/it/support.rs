@@ -109,8 +109,8 @@ pub enum Action {
     Forbid,
     /// Answer this status (429, 503, …) the next `times` times, with `Retry-After: 0`.
     Fail { status: u16, times: u32 },
-    /// Wait this long before answering.
-    Slow(Duration),
+    /// Wait `delay` before answering, the next `times` times.
+    Slow { delay: Duration, times: u32 },
 }
 
 /// How clients authenticate.
@@ -491,7 +491,11 @@ async fn handle(
                         early = Some(r);
                     }
                     Action::Fail { .. } => {}
-                    Action::Slow(d) => delay = Some(*d),
+                    Action::Slow { delay: d, times } if *times > 0 => {
+                        *times -= 1;
+                        delay = Some(*d);
+                    }
+                    Action::Slow { .. } => {}
                 }
                 if early.is_some() {
                     break;
