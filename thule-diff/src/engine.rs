@@ -642,11 +642,6 @@ fn plan_key(
             draft.notes.push(why.to_owned());
             return draft;
         }
-        if is_hook(&m1.object) {
-            draft.detail = Some(Detail::Hook);
-            draft.notes.push("hook: runs on sync, not diffed".to_owned());
-            return draft;
-        }
         let ssa = matches!(opts.applier, Applier::Flux | Applier::ArgocdSsa | Applier::HelmSsa);
         let mut invalid = n1.invalid.clone();
         if ssa {
@@ -715,6 +710,17 @@ fn plan_key(
             draft.changes = c.changes.into_iter().map(|c| (c, ChangeOrigin::Mr, None)).collect();
         }
     };
+    if m1.is_some_and(|m| is_hook(&m.object)) {
+        if outcome.is_some() {
+            // Hooks are recreated on every sync: not diffed against live (§2.9).
+            draft.detail = Some(Detail::Hook);
+            draft.notes.push("hook: runs on sync, not diffed against live".to_owned());
+            intent_changes(&mut draft);
+            draft.notes.sort();
+            return draft;
+        }
+        draft.notes.push("hook: runs on sync".to_owned());
+    }
     match (outcome, &n1v) {
         // No cluster: the intent diff D0 → D1.
         (None, Some(d)) => match &n0v {
@@ -782,6 +788,13 @@ fn plan_key(
             draft.detail = Some(Detail::Unknown);
             draft.notes.push("live state unknown".to_owned());
             intent_changes(&mut draft);
+        }
+    }
+    if m1.is_some_and(|m| is_hook(&m.object)) {
+        if draft.action == Action::Noop {
+            draft.notes.clear();
+        } else {
+            draft.detail = Some(Detail::Hook);
         }
     }
     draft.notes.sort();

@@ -405,7 +405,12 @@ fn cmp_at<'a>(
         (Some(b @ Value::Array(bi)), Some(a @ Value::Array(ai))) => {
             match schema::list_type(kind, fields) {
                 ListType::Atomic => {
-                    if !sem_eq_at(kind, b, a, fields) {
+                    if sem_eq_at(kind, b, a, fields) {
+                        return;
+                    }
+                    if !kind.builtin && quantity_loose_eq(b, a) {
+                        notes.format_only.push(path.clone());
+                    } else {
                         out.push(RawChange {
                             path: path.clone(),
                             op: RawOp::Replace,
@@ -495,6 +500,24 @@ fn cmp_at<'a>(
                 after: Some(a.clone()),
             });
         }
+    }
+}
+
+/// Equality where strings that parse as equal quantities count as equal (custom resources
+/// store strings verbatim: `12` and `12000m` differ only in format, V2).
+fn quantity_loose_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| quantity_loose_eq(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| quantity_loose_eq(v, w))
+        }
+        (Value::String(x), Value::String(y)) => {
+            x == y
+                || matches!((Quantity::parse(x), Quantity::parse(y)), (Some(p), Some(q)) if p.nanos == q.nanos)
+        }
+        _ => a == b,
     }
 }
 
