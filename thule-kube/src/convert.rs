@@ -94,7 +94,8 @@ pub(crate) struct Response {
 
 /// Send one `GET` for `path_and_query` (already percent-encoded) and collect the body.
 /// This is the reader's only way to talk to the API server, and it cannot send anything but
-/// `GET`.
+/// `GET`. It uses `Client::send`, not `Client::request`: the latter logs the whole response
+/// text through `tracing` when it fails to decode, which could print Secret data.
 pub(crate) async fn get(client: &kube::Client, path_and_query: &str) -> Result<Response, String> {
     let request = http::Request::get(path_and_query)
         .header(http::header::ACCEPT, "application/json")

@@ -126,6 +126,56 @@ async fn forbidden_secret_is_an_outcome_without_its_value() {
     ));
 }
 
+/// Runs against the loopback server (no real API server can run here): bodies that are not
+/// an API `Status` (a proxy error page, a truncated object) never reach an error message, so
+/// Secret data in them cannot leak into the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_messages_never_carry_response_bodies() {
+    let server = TestServer::start(fixture_objects(), Auth::Token(TOKEN.into()))
+        .await
+        .unwrap();
+    server.rule(
+        "/api/v1/namespaces/shop/secrets/db",
+        true,
+        Action::Raw {
+            status: 500,
+            body: "upstream error while serving {\"data\":{\"password\":\"aHVudGVyMi1zdXBlci1zZWNyZXQ=\"}}",
+        },
+    );
+    server.rule(
+        "/api/v1/namespaces/shop/secrets/api-key",
+        true,
+        Action::Raw {
+            status: 200,
+            body: "{\"kind\":\"Secret\",\"data\":{\"token\":\"aHVudGVyMi1zdXBlci1zZWNyZXQ=\"",
+        },
+    );
+    let r = reader(&server, "loopback", test_options()).await;
+    let out = r
+        .read(&[
+            oref("v1", "Secret", "shop", "db"),
+            oref("v1", "Secret", "shop", "api-key"),
+        ])
+        .await
+        .unwrap();
+    for name in ["db", "api-key"] {
+        match &out[&key("v1", "Secret", "shop", name)] {
+            LiveOutcome::Error { message } => {
+                assert!(!message.contains("aHVudGVy"), "{name}: {message}");
+                assert!(
+                    !message.contains("password") && !message.contains("token"),
+                    "{message}"
+                );
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert!(matches!(&out[&key("v1", "Secret", "shop", "db")],
+        LiveOutcome::Error { message } if message.contains("HTTP 500")));
+    assert!(matches!(&out[&key("v1", "Secret", "shop", "api-key")],
+        LiveOutcome::Error { message } if message.contains("not JSON")));
+}
+
 /// Runs against the loopback server (no real API server can run here): Secrets are read one
 /// GET at a time even when several are wanted, so the reader never lists (and never holds)
 /// Secrets the plan did not ask for.

@@ -109,6 +109,8 @@ pub enum Action {
     Forbid,
     /// Answer this status (429, 503, …) the next `times` times, with `Retry-After: 0`.
     Fail { status: u16, times: u32 },
+    /// Answer with this status and raw body, always.
+    Raw { status: u16, body: &'static str },
     /// Wait `delay` before answering, the next `times` times.
     Slow { delay: Duration, times: u32 },
 }
@@ -491,6 +493,15 @@ async fn handle(
                         early = Some(r);
                     }
                     Action::Fail { .. } => {}
+                    Action::Raw { status: code, body } => {
+                        early = Some(
+                            Response::builder()
+                                .status(*code)
+                                .header("content-type", "text/plain")
+                                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                                .expect("valid response"),
+                        );
+                    }
                     Action::Slow { delay: d, times } if *times > 0 => {
                         *times -= 1;
                         delay = Some(*d);
