@@ -391,6 +391,36 @@ async fn timed_out_attempt_is_retried() {
     );
 }
 
+/// Runs against the loopback server (no real API server can run here): however many
+/// batches a read has, no more requests than `concurrency` are in flight at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_is_bounded() {
+    let server = TestServer::start(fixture_objects(), Auth::Token(TOKEN.into()))
+        .await
+        .unwrap();
+    server.rule(
+        "/api/v1/namespaces/",
+        false,
+        Action::Slow {
+            delay: Duration::from_millis(150),
+            times: u32::MAX,
+        },
+    );
+    let r = reader(&server, "loopback", test_options().with_concurrency(2)).await;
+    let wanted: Vec<_> = (0..8)
+        .map(|i| oref("v1", "ConfigMap", &format!("ns-{i}"), "x"))
+        .collect();
+    let out = r.read(&wanted).await.unwrap();
+    assert!(out.values().all(|o| *o == LiveOutcome::Absent), "{out:?}");
+    let s = server.state.lock().unwrap();
+    assert_eq!(s.requests.len(), 9);
+    assert!(
+        s.max_in_flight <= 2,
+        "{} requests in flight",
+        s.max_in_flight
+    );
+}
+
 /// Runs against the loopback server (no real API server can run here): label hints narrow
 /// the batched list with a label selector, and objects the narrowed list misses are
 /// confirmed with a GET (one without the labels is found, a missing one is absent).

@@ -132,6 +132,27 @@ pub struct State {
     pub requests: Vec<Recorded>,
     pub rules: Vec<Rule>,
     pub token: Option<String>,
+    /// Requests being answered right now, and the most ever at once.
+    pub in_flight: usize,
+    pub max_in_flight: usize,
+}
+
+/// Counts a request as in flight until dropped (also when the client gives up on it).
+struct InFlight(Arc<Mutex<State>>);
+
+impl InFlight {
+    fn enter(state: &Arc<Mutex<State>>) -> Self {
+        let mut s = state.lock().unwrap();
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        Self(state.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().in_flight -= 1;
+    }
 }
 
 /// A running loopback API server with its kubeconfig.
@@ -439,6 +460,7 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let _in_flight = InFlight::enter(&state);
     // Record, apply the rules, and decide under the lock; sleep outside it.
     let (delay, early) = {
         let mut s = state.lock().unwrap();
