@@ -10,3 +10,4 @@
 
 pub mod cmd;
 pub mod git;
+pub mod plan;

@@ -22,6 +22,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Plan a merge request: discover, render, read live (read-only), diff, report.
+    Plan(thule_cli::plan::PlanArgs),
     /// Diff rendered manifests against a base render and/or live objects.
     Diff(cmd::diff::DiffArgs),
     /// Print the JSON Schema of thule.yaml and .thule/config.yaml.
@@ -33,6 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Plan(args) => thule_cli::plan::run(args),
         Command::Diff(args) => cmd::diff::run(args),
         Command::Schema(args) => cmd::schema::run(args),
         Command::Validate(args) => cmd::validate::run(args),

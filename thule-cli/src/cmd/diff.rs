@@ -1,16 +1,187 @@
-//! `thule diff`: placeholder until the diff engine lands (issue 4).
+//! `thule diff`: the diff engine on files, without a repository or a cluster connection.
+//!
+//! Reads the desired render (`--desired`), optionally the base render (`--base`) and a live
+//! snapshot (`--live`, `kubectl get -o yaml` output), runs [`thule_diff::diff`] and prints the
+//! plan. Without `--live`, documents that are byte-identical in base and desired are matched by
+//! their text and never parsed (Secrets excepted), which makes large renders cheap.
 
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Arguments of `thule diff`.
+use anyhow::{Context, Result};
+use thule_core::config::Applier;
+use thule_core::{LiveOutcome, Manifest, ObjectKey};
+use thule_diff::input::{RawDoc, parse_documents, skip_identical, split_documents};
+use thule_diff::{DiffInput, DiffOptions, diff, render};
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Plain text for terminals.
+    Text,
+    /// A Markdown merge request comment.
+    Markdown,
+    /// The `thule.plan/v1` JSON document.
+    Json,
+}
+
+fn parse_applier(s: &str) -> Result<Applier, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
+        format!("unknown applier `{s}`; expected flux, argocd, argocd-ssa, helm, helm-ssa or kubectl")
+    })
+}
+
+/// Diff rendered manifests against a base render and/or live objects, object by object.
+///
+/// Each PATH is a YAML file or a directory of YAML files (`*.yaml`, `*.yml`, `*.json`, read
+/// recursively in path order); files may hold many documents and `List` kinds. Changes are
+/// keyed paths (`spec.template.spec.containers[name=web].image`); Secret values are never
+/// printed.
+///
+/// Exit code: 0 when nothing changes, 1 when something does, 2 on error.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    # what a merge request changes, render against render:\n  \
+    thule diff --base rendered-main.yaml --desired rendered-mr.yaml\n\n  \
+    # what applying it would do to the cluster (Flux server-side apply):\n  \
+    kubectl get deploy,svc,cm -n shop -o yaml > live.yaml\n  \
+    thule diff --base main/ --desired mr/ --live live.yaml --format markdown\n\n  \
+    # Argo CD client-side apply, JSON for tools:\n  \
+    thule diff --desired mr/ --live live.yaml --applier argocd --format json")]
 pub struct DiffArgs {
-    /// Rendered desired objects (YAML file or directory).
+    /// Rendered desired objects (the merge request head): YAML file or directory.
+    #[arg(long, value_name = "PATH")]
+    pub desired: PathBuf,
+    /// Rendered base objects (the target branch): YAML file or directory.
+    #[arg(long, value_name = "PATH")]
+    pub base: Option<PathBuf>,
+    /// Live objects, as `kubectl get -o yaml` output (file or directory). Objects of desired
+    /// or base that the snapshot lacks count as absent from the cluster.
+    #[arg(long, value_name = "PATH")]
+    pub live: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Which applier reconciles the objects: flux, argocd, argocd-ssa, helm, helm-ssa, kubectl.
+    #[arg(long, value_parser = parse_applier, default_value = "flux")]
+    pub applier: Applier,
+    /// Namespace for namespaced objects that set none [default: `default` with --live,
+    /// otherwise left unset].
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// The applier does not prune: objects removed from desired are orphans, not deletions.
     #[arg(long)]
-    pub desired: std::path::PathBuf,
+    pub no_prune: bool,
+    /// List unchanged objects too.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Every YAML file under a path (the path itself if it is a file), sorted.
+fn yaml_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+            let p = entry?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The files of one side, read into memory: `(label, text)`.
+fn read_side(path: &Path) -> Result<Vec<(String, String)>> {
+    yaml_files(path)?
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
+            let label = f.display().to_string();
+            let text = String::from_utf8(text).map_err(|e| {
+                anyhow::anyhow!("{label}: not UTF-8 (byte {}); save it as UTF-8", e.utf8_error().valid_up_to())
+            })?;
+            Ok((label, text))
+        })
+        .collect()
+}
+
+fn split_side(files: &[(String, String)]) -> Vec<RawDoc<'_>> {
+    files.iter().flat_map(|(label, text)| split_documents(text, label)).collect()
+}
+
+fn live_map(files: &[(String, String)]) -> Result<BTreeMap<ObjectKey, LiveOutcome>> {
+    let docs = split_side(files);
+    let manifests = parse_documents(&docs)?;
+    let mut map = BTreeMap::new();
+    for m in manifests {
+        let Manifest { key, object, .. } = m;
+        map.entry(key).or_insert(LiveOutcome::Found(object));
+    }
+    Ok(map)
 }
 
 /// Run `thule diff`.
-pub fn run(_args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("thule diff is not implemented yet")
+///
+/// # Errors
+/// Unreadable files, YAML errors (with file and line) and documents that are not objects.
+pub fn run(args: &DiffArgs) -> Result<ExitCode> {
+    let desired_files = read_side(&args.desired)?;
+    let base_files = args.base.as_deref().map(read_side).transpose()?;
+    let live = args.live.as_deref().map(read_side).transpose()?;
+    let live = live.as_deref().map(live_map).transpose()?;
+
+    let desired_docs = split_side(&desired_files);
+    let (base_docs, desired_docs, skipped) = match &base_files {
+        Some(b) if live.is_none() => {
+            let (b, d, n) = skip_identical(split_side(b), desired_docs);
+            (Some(b), d, n)
+        }
+        Some(b) => (Some(split_side(b)), desired_docs, 0),
+        None => (None, desired_docs, 0),
+    };
+    let desired = parse_documents(&desired_docs)?;
+    let base = base_docs.as_deref().map(parse_documents).transpose()?;
+
+    let options = DiffOptions {
+        applier: args.applier,
+        prune: !args.no_prune,
+        default_namespace: args
+            .namespace
+            .clone()
+            .or_else(|| live.as_ref().map(|_| "default".to_owned())),
+        include_noop: args.all,
+        ..DiffOptions::default()
+    };
+    let plan = diff(&DiffInput {
+        base: base.as_deref(),
+        desired: &desired,
+        live: live.as_ref(),
+        inventory: None,
+        identical_skipped: skipped,
+        options: &options,
+    })?;
+    let out = match args.format {
+        Format::Text => render::to_text(&plan),
+        Format::Markdown => render::to_markdown(&plan),
+        Format::Json => render::to_json(&plan),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes()).context("writing the plan")?;
+    stdout.flush().context("writing the plan")?;
+    Ok(ExitCode::from(u8::from(plan.has_changes())))
 }

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use thule_core::config::{parse_repo_file, ConfigLayers, MrOverride};
-use thule_core::discovery::{discover, load_projects, ChangedFile};
-use thule_core::repo::{slash, DiskTree};
+use thule_core::config::{ConfigLayers, MrOverride, parse_repo_file};
+use thule_core::discovery::{ChangedFile, discover, load_projects};
+use thule_core::repo::{DiskTree, slash};
 
 /// Check every thule.yaml and .thule/config.yaml of a repository, and show which projects a
 /// change would plan, with the reason for each.
@@ -16,7 +16,9 @@ use thule_core::repo::{slash, DiskTree};
 /// Exit code 0 when the configuration is valid, 2 when it is not (every error is printed with
 /// file:line:column).
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  thule validate --repo .\n  thule validate --repo . --changed apps/base/deployment.yaml --changed charts/web/values.yaml\n  thule validate --repo . --changed old/path.yaml:new/path.yaml   # a rename")]
+#[command(
+    after_help = "Examples:\n  thule validate --repo .\n  thule validate --repo . --changed apps/base/deployment.yaml --changed charts/web/values.yaml\n  thule validate --repo . --changed old/path.yaml:new/path.yaml   # a rename"
+)]
 pub struct ValidateArgs {
     /// Repository root.
     #[arg(long, default_value = ".")]
@@ -62,7 +64,11 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 p.name,
                 format!("{:?}", p.render.mode).to_lowercase(),
                 p.cluster_ref.as_deref().unwrap_or("-"),
-                if p.dir.as_os_str().is_empty() { ".".to_owned() } else { slash(&p.dir) },
+                if p.dir.as_os_str().is_empty() {
+                    ".".to_owned()
+                } else {
+                    slash(&p.dir)
+                },
             )?;
         }
     } else {
@@ -83,7 +89,11 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             }
         }
         for r in &d.removed_projects {
-            writeln!(out, "project file deleted: {} (its objects are deletion candidates)", slash(r))?;
+            writeln!(
+                out,
+                "project file deleted: {} (its objects are deletion candidates)",
+                slash(r)
+            )?;
         }
         if !d.unmatched.is_empty() {
             writeln!(out, "changed paths no project watches:")?;

@@ -1,0 +1,500 @@
+//! Gathering a plan's inputs: discovery, the base and head renders, and the live objects.
+//!
+//! Every step keeps going past a failure and records it on the project it belongs to, so a
+//! project that fails to render or to read says so in the plan while the others are planned.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use serde_json::Value;
+use thule_core::cluster::{ClusterReader, LiveOutcome, ObjectRef};
+use thule_core::config::{
+    ClusterSettings, ConfigLayers, Loaded, MrOverride, ProjectConfig, RepoFile,
+};
+use thule_core::discovery::{ChangedFile, Reason, discover, load_projects};
+use thule_core::object::{Manifest, ObjectKey, builtin_cluster_scoped};
+use thule_core::repo::{DiskTree, slash};
+use thule_kube::{Ownership, ReaderOptions, reader_for_cluster};
+use thule_render::{
+    ProcessRunner, RenderEngine, RenderOptions, RenderOutcome, Renderer, Toolchain,
+};
+
+/// Where live objects come from.
+#[derive(Clone, Debug, Default)]
+pub enum LiveSource {
+    /// No cluster access: an intent-only plan (base render against head render).
+    #[default]
+    None,
+    /// `kubectl get -o yaml` snapshots: per clusterRef a file or directory, and optionally a
+    /// directory holding one subdirectory per clusterRef.
+    Snapshots {
+        /// Explicit `CLUSTER=PATH` snapshots.
+        by_cluster: BTreeMap<String, PathBuf>,
+        /// A directory with `<clusterRef>/` inside.
+        root: Option<PathBuf>,
+    },
+    /// The clusters of the repo config, read with kube-rs.
+    Clusters {
+        /// A kubeconfig file overriding the config's.
+        kubeconfig: Option<PathBuf>,
+        /// Contexts per clusterRef overriding the config's.
+        contexts: BTreeMap<String, String>,
+    },
+}
+
+/// What to plan.
+#[derive(Debug)]
+pub struct PlanRequest {
+    /// The head checkout.
+    pub repo: PathBuf,
+    /// The base checkout, if any.
+    pub base: Option<PathBuf>,
+    /// The merge request's changed paths.
+    pub changed: Vec<ChangedFile>,
+    /// Head commit, for the plan header.
+    pub head_sha: Option<String>,
+    /// Base commit, for the plan header.
+    pub base_sha: Option<String>,
+    /// Live state.
+    pub live: LiveSource,
+    /// Org defaults file.
+    pub org: Option<Loaded<RepoFile>>,
+    /// MR overrides.
+    pub overrides: Vec<MrOverride>,
+    /// Rendering tools.
+    pub toolchain: Toolchain,
+    /// Parallel renders.
+    pub jobs: usize,
+}
+
+/// One side's render of a project.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RenderSide {
+    /// Rendered objects, with the tool that produced them (`helm v4.1.4`).
+    Rendered {
+        /// Objects, namespaces resolved.
+        objects: Vec<Manifest>,
+        /// Tool and version.
+        tool: String,
+    },
+    /// The render failed; the reason names the file and what to fix.
+    Failed(String),
+    /// The project does not exist on this side.
+    Absent,
+}
+
+/// What the plan knows of the live cluster for a project.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiveState {
+    /// No cluster access requested.
+    IntentOnly,
+    /// Read: one outcome per key of the base and head renders, plus objects the project owns
+    /// by label that neither render has.
+    Read {
+        /// The reader's description (context or snapshot path).
+        source: String,
+        /// Outcomes by key.
+        outcomes: BTreeMap<ObjectKey, LiveOutcome>,
+        /// Live objects carrying the project's ownership labels that no render has (their
+        /// outcomes are in `outcomes`): deletion candidates beyond the base render.
+        owned_extra: Vec<ObjectRef>,
+    },
+    /// The cluster could not be read at all.
+    Failed(String),
+}
+
+/// Everything gathered for one project.
+#[derive(Clone, Debug)]
+pub struct ProjectInputs {
+    /// The project (head config; base config for a project removed by the MR).
+    pub config: ProjectConfig,
+    /// Why it is planned.
+    pub reasons: Vec<Reason>,
+    /// Head render.
+    pub head: RenderSide,
+    /// Base render (`Absent` without a base checkout or when the project is new).
+    pub base: RenderSide,
+    /// Live state.
+    pub live: LiveState,
+}
+
+/// All projects' inputs, plus what discovery saw.
+#[derive(Clone, Debug)]
+pub struct Gathered {
+    /// Projects in name order.
+    pub projects: Vec<ProjectInputs>,
+    /// Changed paths no project watches.
+    pub unmatched: Vec<PathBuf>,
+    /// Whether a base checkout was available.
+    pub has_base: bool,
+}
+
+struct Progress {
+    on: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self {
+            on: std::io::stderr().is_terminal() && std::env::var_os("THULE_NO_PROGRESS").is_none(),
+        }
+    }
+
+    fn say(&self, message: &str) {
+        if self.on {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("thule: {message}");
+            }
+        }
+    }
+}
+
+/// Gather inputs: discovery on the head, renders of both sides, live reads.
+///
+/// # Errors
+/// Only for configuration errors (the plan cannot know what to plan) and unreadable
+/// checkouts; render and read failures are recorded per project.
+pub async fn gather(request: &PlanRequest) -> anyhow::Result<Gathered> {
+    let progress = Progress::new();
+    let head_tree = DiskTree::open(&request.repo)?;
+    let head_layers = ConfigLayers::load(&head_tree, request.org.clone())?;
+    let discovery = discover(
+        &head_tree,
+        &head_layers,
+        &request.changed,
+        &request.overrides,
+    )?;
+
+    // The base side: the same projects as configured on the target branch.
+    let (base_tree, base_projects) = match &request.base {
+        Some(dir) => {
+            let tree = DiskTree::open(dir)?;
+            let projects = ConfigLayers::load(&tree, request.org.clone())
+                .ok()
+                .and_then(|layers| load_projects(&tree, &layers, &request.overrides).ok());
+            (Some(tree), projects)
+        }
+        None => (None, None),
+    };
+    let base_by_file: BTreeMap<PathBuf, ProjectConfig> = base_projects
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.file.clone(), p))
+        .collect();
+
+    let mut planned: Vec<(ProjectConfig, Vec<Reason>, Option<ProjectConfig>)> = discovery
+        .projects
+        .iter()
+        .map(|p| {
+            let base = base_by_file.get(&p.config.file).cloned();
+            (p.config.clone(), p.reasons.clone(), base)
+        })
+        .collect();
+    // Projects whose thule.yaml the MR deletes: plan their base render as all deletions.
+    for removed in &discovery.removed_projects {
+        if let Some(base) = base_by_file.get(removed) {
+            let reason = Reason {
+                changed: removed.clone(),
+                why: thule_core::discovery::Why::ProjectFile,
+            };
+            planned.push((base.clone(), vec![reason], Some(base.clone())));
+        }
+    }
+    planned.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+
+    progress.say(&format!("rendering {} project(s)", planned.len()));
+    let head_engine = RenderEngine::new(
+        ProcessRunner::new(),
+        RenderOptions::new(&request.repo)
+            .toolchain(request.toolchain.clone())
+            .jobs(request.jobs),
+    );
+    let head_configs: Vec<ProjectConfig> = planned
+        .iter()
+        .filter(|(c, ..)| head_tree_has(&head_tree, c))
+        .map(|(c, ..)| c.clone())
+        .collect();
+    let head_renders = head_engine.render_all(&head_configs);
+    let mut head_by_name: BTreeMap<String, RenderSide> = head_configs
+        .iter()
+        .zip(head_renders)
+        .map(|(c, r)| (c.name.clone(), side(&r.outcome, c)))
+        .collect();
+
+    let mut base_by_name: BTreeMap<String, RenderSide> = BTreeMap::new();
+    if let (Some(dir), Some(_)) = (&request.base, &base_tree) {
+        let base_engine = RenderEngine::new(
+            ProcessRunner::new(),
+            RenderOptions::new(dir)
+                .toolchain(request.toolchain.clone())
+                .jobs(request.jobs),
+        );
+        let base_configs: Vec<ProjectConfig> =
+            planned.iter().filter_map(|(_, _, b)| b.clone()).collect();
+        let renders = base_engine.render_all(&base_configs);
+        for (c, r) in base_configs.iter().zip(renders) {
+            base_by_name.insert(c.name.clone(), side(&r.outcome, c));
+        }
+    }
+    progress.say("rendered");
+
+    let mut projects = Vec::new();
+    for (config, reasons, _) in planned {
+        let head = head_by_name
+            .remove(&config.name)
+            .unwrap_or(RenderSide::Absent);
+        let base = base_by_name
+            .remove(&config.name)
+            .unwrap_or(RenderSide::Absent);
+        projects.push(ProjectInputs {
+            config,
+            reasons,
+            head,
+            base,
+            live: LiveState::IntentOnly,
+        });
+    }
+
+    read_live(
+        &request.live,
+        &request.repo,
+        &head_layers,
+        &mut projects,
+        &progress,
+    )
+    .await;
+
+    Ok(Gathered {
+        projects,
+        unmatched: discovery.unmatched,
+        has_base: request.base.is_some(),
+    })
+}
+
+fn head_tree_has(tree: &DiskTree, config: &ProjectConfig) -> bool {
+    use thule_core::repo::RepoTree;
+    tree.is_file(&config.file)
+}
+
+/// A render outcome as a plan side, with namespaces resolved.
+fn side(outcome: &RenderOutcome, config: &ProjectConfig) -> RenderSide {
+    match outcome {
+        RenderOutcome::Rendered(out) => RenderSide::Rendered {
+            objects: prepare(&out.objects, config),
+            tool: out.meta.tool.to_string(),
+        },
+        RenderOutcome::Failed(f) => RenderSide::Failed(f.reason()),
+    }
+}
+
+/// Resolve namespaces (explicit, else the project's namespace, else `default`; cluster-scoped
+/// kinds get none), so live reads and the diff agree on identity (spec §2.1). The applier's
+/// ownership labels are added by the diff engine (`DiffOptions::inject_labels`).
+pub fn prepare(objects: &[Manifest], config: &ProjectConfig) -> Vec<Manifest> {
+    let default_ns = config.namespace.as_deref().unwrap_or("default");
+    // Custom resources are cluster-scoped when a CRD in the same render says so.
+    let cluster_scoped_crs: BTreeSet<(String, String)> = objects
+        .iter()
+        .filter(|m| m.key.kind == "CustomResourceDefinition")
+        .filter(|m| m.object.pointer("/spec/scope").and_then(Value::as_str) == Some("Cluster"))
+        .filter_map(|m| {
+            let group = m.object.pointer("/spec/group")?.as_str()?;
+            let kind = m.object.pointer("/spec/names/kind")?.as_str()?;
+            Some((group.to_owned(), kind.to_owned()))
+        })
+        .collect();
+    objects
+        .iter()
+        .map(|m| {
+            let mut m = m.clone();
+            let cluster = builtin_cluster_scoped(&m.key.group, &m.key.kind).unwrap_or_else(|| {
+                cluster_scoped_crs.contains(&(m.key.group.clone(), m.key.kind.clone()))
+            });
+            let namespace = if cluster {
+                String::new()
+            } else if m.key.namespace.is_empty() {
+                default_ns.to_owned()
+            } else {
+                m.key.namespace.clone()
+            };
+            if let Some(meta) = m.object.get_mut("metadata").and_then(Value::as_object_mut) {
+                if namespace.is_empty() {
+                    meta.remove("namespace");
+                } else {
+                    meta.insert("namespace".into(), Value::String(namespace.clone()));
+                }
+            }
+            m.key.namespace = namespace;
+            m
+        })
+        .collect()
+}
+
+fn rendered(side: &RenderSide) -> &[Manifest] {
+    match side {
+        RenderSide::Rendered { objects, .. } => objects,
+        _ => &[],
+    }
+}
+
+async fn read_live(
+    source: &LiveSource,
+    repo: &std::path::Path,
+    layers: &ConfigLayers,
+    projects: &mut [ProjectInputs],
+    progress: &Progress,
+) {
+    if matches!(source, LiveSource::None) {
+        return;
+    }
+    let clusters = layers.clusters();
+    let mut readers: BTreeMap<String, Result<Box<dyn ClusterReader>, String>> = BTreeMap::new();
+    for p in projects.iter_mut() {
+        let Some(cluster) = p.config.cluster_ref.clone() else {
+            continue;
+        };
+        if !readers.contains_key(&cluster) {
+            progress.say(&format!("reading cluster {cluster}"));
+            let reader = open_reader(source, repo, &cluster, clusters.get(&cluster)).await;
+            readers.insert(cluster.clone(), reader);
+        }
+        let reader = match &readers[&cluster] {
+            Ok(r) => r,
+            Err(e) => {
+                p.live = LiveState::Failed(e.clone());
+                continue;
+            }
+        };
+        p.live = read_project(reader.as_ref(), p).await;
+    }
+}
+
+async fn open_reader(
+    source: &LiveSource,
+    repo: &std::path::Path,
+    cluster: &str,
+    configured: Option<&ClusterSettings>,
+) -> Result<Box<dyn ClusterReader>, String> {
+    let mut settings = configured.cloned().unwrap_or_default();
+    match source {
+        LiveSource::None => return Err("no live source".to_owned()),
+        LiveSource::Snapshots { by_cluster, root } => {
+            let path = by_cluster.get(cluster).cloned().or_else(|| {
+                root.as_ref()
+                    .map(|r| r.join(cluster))
+                    .filter(|p| p.exists())
+            });
+            let Some(path) = path else {
+                return Err(format!(
+                    "no snapshot for cluster `{cluster}`: pass --live {cluster}=PATH or a --live directory with a `{cluster}/` subdirectory"
+                ));
+            };
+            let cwd = std::env::current_dir().unwrap_or_default();
+            settings = ClusterSettings {
+                snapshot: Some(cwd.join(path).to_string_lossy().into_owned()),
+                ..ClusterSettings::default()
+            };
+        }
+        LiveSource::Clusters {
+            kubeconfig,
+            contexts,
+        } => {
+            settings.snapshot = None;
+            if let Some(k) = kubeconfig {
+                settings.kubeconfig = Some(k.to_string_lossy().into_owned());
+            }
+            if let Some(c) = contexts.get(cluster) {
+                settings.context = Some(c.clone());
+            }
+        }
+    }
+    reader_for_cluster(cluster, &settings, repo, ReaderOptions::default())
+        .await
+        .map_err(|e| format!("cluster `{cluster}`: {}", thule_render::chain(&e)))
+}
+
+async fn read_project(reader: &dyn ClusterReader, p: &ProjectInputs) -> LiveState {
+    let mut refs: BTreeMap<ObjectKey, ObjectRef> = BTreeMap::new();
+    for m in rendered(&p.base).iter().chain(rendered(&p.head)) {
+        refs.insert(
+            m.key.clone(),
+            ObjectRef {
+                api_version: m.api_version.clone(),
+                key: m.key.clone(),
+            },
+        );
+    }
+    let refs: Vec<ObjectRef> = refs.into_values().collect();
+    let mut outcomes = match reader.read(&refs).await {
+        Ok(o) => o,
+        Err(e) => return LiveState::Failed(e.to_string()),
+    };
+    // Objects the project owns by label that neither render has (§7.2: the applier's
+    // record of what it applied, beyond the base render).
+    let mut owned_extra = Vec::new();
+    if p.config.diff.prune && !p.config.diff.owner_labels.is_empty() {
+        let ownership = Ownership {
+            labels: p.config.diff.owner_labels.clone(),
+        };
+        let kinds: BTreeSet<(String, String)> = rendered(&p.base)
+            .iter()
+            .chain(rendered(&p.head))
+            .map(|m| (m.api_version.clone(), m.key.kind.clone()))
+            .collect();
+        let kinds: Vec<(String, String)> = kinds.into_iter().collect();
+        let desired: BTreeSet<ObjectKey> =
+            rendered(&p.head).iter().map(|m| m.key.clone()).collect();
+        let base: Vec<ObjectRef> = rendered(&p.base)
+            .iter()
+            .map(|m| ObjectRef {
+                api_version: m.api_version.clone(),
+                key: m.key.clone(),
+            })
+            .collect();
+        match thule_kube::find_deletion_candidates(
+            reader, &base, &desired, &ownership, &kinds, None,
+        )
+        .await
+        {
+            Ok(report) => {
+                owned_extra = report
+                    .candidates
+                    .into_iter()
+                    .filter(|c| c.sources.ownership_labels && !c.sources.base_render)
+                    .map(|c| ObjectRef {
+                        api_version: c.api_version,
+                        key: c.key,
+                    })
+                    .collect();
+            }
+            Err(e) => return LiveState::Failed(e.to_string()),
+        }
+        if !owned_extra.is_empty() {
+            match reader.read(&owned_extra).await {
+                Ok(extra) => outcomes.extend(extra),
+                Err(e) => return LiveState::Failed(e.to_string()),
+            }
+        }
+    }
+    LiveState::Read {
+        source: reader.describe(),
+        outcomes,
+        owned_extra,
+    }
+}
+
+/// The cluster a project plans against, for headers.
+pub fn cluster_label(p: &ProjectConfig) -> String {
+    p.cluster_ref.clone().unwrap_or_else(|| "-".to_owned())
+}
+
+/// The project directory for headers.
+pub fn dir_label(p: &ProjectConfig) -> String {
+    if p.dir.as_os_str().is_empty() {
+        ".".to_owned()
+    } else {
+        slash(&p.dir)
+    }
+}

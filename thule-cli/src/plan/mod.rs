@@ -1,0 +1,274 @@
+//! `thule plan`: the whole merge-request plan.
+//!
+//! The composition, in order: resolve the MR's base and head ([`crate::git`] or directories),
+//! discover impacted projects, render both sides, read live objects (snapshots, clusters, or
+//! nothing for an intent-only plan), diff each project, and print one report
+//! ([`report`]) as markdown (the MR comment, split into parts under a size limit), JSON or
+//! terminal text.
+
+pub mod gather;
+pub mod report;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use thule_core::config::{MrOverride, parse_repo_file};
+use thule_core::discovery::ChangedFile;
+use thule_core::repo::DiskTree;
+use thule_render::Toolchain;
+
+use gather::{LiveSource, PlanRequest};
+
+/// Output format of a plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The MR comment (GitHub/GitLab markdown), split into parts under --max-part-chars.
+    #[default]
+    Markdown,
+    /// The versioned machine-readable plan (schema `thule.plan/v1`).
+    Json,
+    /// A terminal view, coloured unless NO_COLOR is set or stdout is not a terminal.
+    Text,
+}
+
+/// Plan a merge request: render the projects it touches at its base and head, read the live
+/// objects read-only, and print the per-resource plan with risks.
+///
+/// The MR is given as two git revisions (--base/--head), as a checkout of the target branch
+/// (--base-path, with --repo as the head), or as explicit --changed paths (no base render).
+/// Live state comes from snapshots (--live), from clusters (--kubeconfig/--context), or from
+/// nowhere: then the plan is intent-only (base render against head render) and says so.
+///
+/// Exit code: 0 nothing changes, 1 something changes, 2 error (including a project that failed
+/// to render or read, unless --allow-partial).
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  # The bundled example, no cluster needed:
+  thule plan --repo examples/gitops --base-path examples/gitops-base --live examples/snapshots
+
+  # In CI, between the target branch and the MR head, against real clusters:
+  thule plan --repo . --base origin/main --head HEAD --kubeconfig ~/.kube/config
+
+  # Intent only (no cluster access), as JSON:
+  thule plan --repo . --base origin/main --format json")]
+pub struct PlanArgs {
+    /// The repository (the head checkout).
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Base revision (the MR's target); with --head, both are read from git.
+    #[arg(long, value_name = "REV", conflicts_with = "base_path")]
+    pub base: Option<String>,
+    /// Head revision (default: HEAD). Needs --base.
+    #[arg(long, value_name = "REV", requires = "base")]
+    pub head: Option<String>,
+    /// A checkout of the target branch; the --repo working tree is the head.
+    #[arg(long, value_name = "DIR")]
+    pub base_path: Option<PathBuf>,
+    /// Changed paths (repo-relative, repeatable; OLD:NEW for a rename), instead of computing
+    /// them from --base/--base-path.
+    #[arg(long = "changed", value_name = "PATH")]
+    pub changed: Vec<String>,
+    /// Live snapshots (`kubectl get -o yaml` output): CLUSTER=PATH for one clusterRef, or a
+    /// directory holding one subdirectory per clusterRef. Repeatable.
+    #[arg(long = "live", value_name = "[CLUSTER=]PATH")]
+    pub live: Vec<String>,
+    /// Read live objects from clusters with this kubeconfig (read-only: get/list only).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context for a clusterRef, CLUSTER=CONTEXT (repeatable). Implies live reads.
+    #[arg(long = "context", value_name = "CLUSTER=CONTEXT")]
+    pub contexts: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Markdown)]
+    pub format: Format,
+    /// Most characters per markdown part (GitHub allows 65,536 per comment).
+    #[arg(long, default_value_t = thule_vcs::GITHUB_COMMENT_LIMIT, value_name = "N")]
+    pub max_part_chars: usize,
+    /// Exit 1/0 (not 2) when some projects failed but the others were planned.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Org/server defaults file (same shape as .thule/config.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub org_config: Option<PathBuf>,
+    /// MR override KEY=VALUE (repeatable), checked against the repo's allow-list.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Directory with the helm and kubectl binaries (default: $THULE_TOOLS_DIR, then
+    /// ./.tools/bin if present, then PATH).
+    #[arg(long, value_name = "DIR")]
+    pub tools_dir: Option<PathBuf>,
+    /// Projects rendered at once (default: number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+fn toolchain(args: &PlanArgs) -> Toolchain {
+    let dir = args
+        .tools_dir
+        .clone()
+        .or_else(|| std::env::var_os("THULE_TOOLS_DIR").map(PathBuf::from))
+        .or_else(|| {
+            let local = PathBuf::from(".tools/bin");
+            local.join("helm").exists().then_some(local)
+        });
+    match dir {
+        Some(d) => {
+            let d = std::env::current_dir().map(|c| c.join(&d)).unwrap_or(d);
+            Toolchain::from_dir(&d)
+        }
+        None => Toolchain::default(),
+    }
+}
+
+fn live_source(args: &PlanArgs) -> anyhow::Result<LiveSource> {
+    if !args.live.is_empty() && (args.kubeconfig.is_some() || !args.contexts.is_empty()) {
+        bail!("use either --live snapshots or --kubeconfig/--context clusters, not both");
+    }
+    if !args.live.is_empty() {
+        let mut by_cluster = BTreeMap::new();
+        let mut root = None;
+        for l in &args.live {
+            match l.split_once('=') {
+                Some((cluster, path)) => {
+                    by_cluster.insert(cluster.to_owned(), PathBuf::from(path));
+                }
+                None if root.is_none() => root = Some(PathBuf::from(l)),
+                None => bail!("only one --live DIR without CLUSTER= is allowed"),
+            }
+        }
+        for path in by_cluster.values().chain(root.iter()) {
+            if !path.exists() {
+                bail!("--live {}: no such file or directory", path.display());
+            }
+        }
+        return Ok(LiveSource::Snapshots { by_cluster, root });
+    }
+    if args.kubeconfig.is_some() || !args.contexts.is_empty() {
+        let mut contexts = BTreeMap::new();
+        for c in &args.contexts {
+            let (cluster, context) = c
+                .split_once('=')
+                .with_context(|| format!("--context {c}: expected CLUSTER=CONTEXT"))?;
+            contexts.insert(cluster.to_owned(), context.to_owned());
+        }
+        return Ok(LiveSource::Clusters {
+            kubeconfig: args.kubeconfig.clone(),
+            contexts,
+        });
+    }
+    Ok(LiveSource::None)
+}
+
+fn parse_changed(list: &[String]) -> Vec<ChangedFile> {
+    list.iter()
+        .map(|c| match c.split_once(':') {
+            Some((from, to)) => ChangedFile::renamed(from, to),
+            None => ChangedFile::new(c),
+        })
+        .collect()
+}
+
+/// Run `thule plan`.
+pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let org = match &args.org_config {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Some(parse_repo_file(&bytes, &path.display().to_string())?)
+        }
+        None => None,
+    };
+    let overrides = args
+        .overrides
+        .iter()
+        .map(|o| MrOverride::parse(o, &format!("--set {o}")))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // Base and head checkouts. Git revisions are written to temporary directories, which
+    // live until the plan is printed.
+    let mut _keep = Vec::new();
+    let (repo, base, changed, head_sha, base_sha) = if let Some(base_rev) = &args.base {
+        let head_rev = args.head.as_deref().unwrap_or("HEAD");
+        let base_sha = crate::git::rev_parse(&args.repo, base_rev)?;
+        let head_sha = crate::git::rev_parse(&args.repo, head_rev)?;
+        let head_dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let base_dir = tempfile::tempdir().context("creating a temporary directory")?;
+        crate::git::materialize(&args.repo, &head_sha, head_dir.path())?;
+        crate::git::materialize(&args.repo, &base_sha, base_dir.path())?;
+        let changed = if args.changed.is_empty() {
+            crate::git::changed_files(&args.repo, &base_sha, &head_sha)?
+        } else {
+            parse_changed(&args.changed)
+        };
+        let dirs = (head_dir.path().to_path_buf(), base_dir.path().to_path_buf());
+        _keep.push(head_dir);
+        _keep.push(base_dir);
+        (
+            dirs.0,
+            Some(dirs.1),
+            changed,
+            Some(head_sha),
+            Some(base_sha),
+        )
+    } else if let Some(base_path) = &args.base_path {
+        let changed = if args.changed.is_empty() {
+            let base_tree = DiskTree::open(base_path)
+                .with_context(|| format!("cannot read --base-path {}", base_path.display()))?;
+            let head_tree = DiskTree::open(&args.repo)
+                .with_context(|| format!("cannot read --repo {}", args.repo.display()))?;
+            crate::git::changed_between(&base_tree, &head_tree)?
+        } else {
+            parse_changed(&args.changed)
+        };
+        (
+            args.repo.clone(),
+            Some(base_path.clone()),
+            changed,
+            None,
+            None,
+        )
+    } else if !args.changed.is_empty() {
+        (
+            args.repo.clone(),
+            None,
+            parse_changed(&args.changed),
+            None,
+            None,
+        )
+    } else {
+        bail!(
+            "say what the merge request changes: --base REV [--head REV], --base-path DIR, or --changed PATH..."
+        );
+    };
+
+    let request = PlanRequest {
+        repo,
+        base,
+        changed,
+        head_sha,
+        base_sha,
+        live: live_source(args)?,
+        org,
+        overrides,
+        toolchain: toolchain(args),
+        jobs: args.jobs.unwrap_or_else(thule_render::default_jobs),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let gathered = runtime.block_on(gather::gather(&request))?;
+    let plan = report::build(&request, &gathered)?;
+    let text = match args.format {
+        Format::Json => report::json(&plan),
+        Format::Markdown => {
+            report::markdown_parts(&plan, args.max_part_chars).join(report::PART_SEPARATOR)
+        }
+        Format::Text => report::text(&plan, report::use_colour()),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::from(plan.exit_code(args.allow_partial)))
+}
