@@ -87,6 +87,25 @@ pub enum OwnedList {
     },
 }
 
+/// Whether a kind's objects live in namespaces, as the cluster serves it (§2.1: a key's
+/// namespace is forced to `""` for cluster-scoped kinds, and discovery tells which).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KindScope {
+    /// Objects live in a namespace.
+    Namespaced,
+    /// Objects are cluster-scoped.
+    Cluster,
+    /// The cluster does not serve this apiVersion/kind (CRD not installed yet, removed API).
+    NotServed {
+        /// What discovery said.
+        message: String,
+    },
+    /// The reader cannot tell (discovery failed or forbidden, or a backend without
+    /// discovery); callers fall back to built-in tables and CRDs in the render.
+    Unknown,
+}
+
 /// A failure of the reader as a whole (not of one object).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -158,6 +177,21 @@ pub trait ClusterReader: Send + Sync {
     ) -> Result<BTreeMap<ObjectKey, LiveOutcome>, ReadError> {
         let _ = labels;
         self.read(objects).await
+    }
+
+    /// The scope of each `(apiVersion, kind)`, from discovery (cached for the run). Every
+    /// requested pair gets an answer. The default answers [`KindScope::Unknown`].
+    ///
+    /// # Errors
+    /// As [`ClusterReader::read`].
+    async fn scopes(
+        &self,
+        kinds: &[(String, String)],
+    ) -> Result<BTreeMap<(String, String), KindScope>, ReadError> {
+        Ok(kinds
+            .iter()
+            .map(|k| (k.clone(), KindScope::Unknown))
+            .collect())
     }
 
     /// List objects matching an ownership label query, for deletion candidates.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use thule_core::cluster::{
-    ClusterReader, LiveOutcome, ObjectRef, OwnedList, OwnedQuery, ReadError,
+    ClusterReader, KindScope, LiveOutcome, ObjectRef, OwnedList, OwnedQuery, ReadError,
 };
 use thule_core::object::{ObjectKey, group_of};
 use tokio::sync::{OnceCell, Semaphore};
@@ -758,6 +758,36 @@ impl ClusterReader for KubeClusterReader {
             out.extend(results);
         }
         Ok(out)
+    }
+
+    async fn scopes(
+        &self,
+        kinds: &[(String, String)],
+    ) -> Result<BTreeMap<(String, String), KindScope>, ReadError> {
+        let discovered = self
+            .discover_all(kinds.iter().map(|(api_version, _)| api_version.as_str()))
+            .await?;
+        Ok(kinds
+            .iter()
+            .map(|(api_version, kind)| {
+                let scope = match &discovered[api_version] {
+                    Discovered::NotServed(message) => KindScope::NotServed {
+                        message: message.clone(),
+                    },
+                    Discovered::Failed(_) => KindScope::Unknown,
+                    Discovered::Served(resources) => {
+                        match resources.iter().find(|r| r.kind == *kind) {
+                            Some(r) if r.namespaced => KindScope::Namespaced,
+                            Some(_) => KindScope::Cluster,
+                            None => KindScope::NotServed {
+                                message: kind_not_served(api_version, kind),
+                            },
+                        }
+                    }
+                };
+                ((api_version.clone(), kind.clone()), scope)
+            })
+            .collect())
     }
 
     async fn list_owned(&self, query: &OwnedQuery) -> Result<OwnedList, ReadError> {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use thule_core::cluster::{
-    ClusterReader, LiveOutcome, ObjectRef, OwnedList, OwnedQuery, ReadError,
+    ClusterReader, KindScope, LiveOutcome, ObjectRef, OwnedList, OwnedQuery, ReadError,
 };
 use thule_core::object::{
     Manifest, ObjectKey, Origin, builtin_cluster_scoped, canonical_group, flatten_lists, group_of,
@@ -27,6 +27,8 @@ pub struct SnapshotReader {
     objects: BTreeMap<ObjectKey, (Value, Origin)>,
     /// (group, kind) → served versions, from CRDs in the snapshot.
     crds: BTreeMap<(String, String), BTreeSet<String>>,
+    /// (group, kind) → namespaced?, from CRDs in the snapshot.
+    crd_scopes: BTreeMap<(String, String), bool>,
     has_crds: bool,
     /// (group, kind) of every object.
     kinds: BTreeSet<(String, String)>,
@@ -124,6 +126,7 @@ impl SnapshotReader {
             source: source.to_owned(),
             objects: BTreeMap::new(),
             crds: BTreeMap::new(),
+            crd_scopes: BTreeMap::new(),
             has_crds: false,
             kinds: BTreeSet::new(),
         }
@@ -174,6 +177,10 @@ impl SnapshotReader {
                     .entry((group.to_owned(), kind.to_owned()))
                     .or_default()
                     .extend(versions);
+                if let Some(scope) = spec.get("scope").and_then(Value::as_str) {
+                    self.crd_scopes
+                        .insert((group.to_owned(), kind.to_owned()), scope != "Cluster");
+                }
             }
         }
         self.kinds.insert((m.key.group.clone(), m.key.kind.clone()));
@@ -266,6 +273,39 @@ impl ClusterReader for SnapshotReader {
                     }
                 };
                 (o.key.clone(), outcome)
+            })
+            .collect())
+    }
+
+    /// Built-in kinds from thule-core's table, custom kinds from a CRD in the snapshot, else
+    /// from the snapshot's objects of that kind (namespaced if any has a namespace); unknown
+    /// when none of these tells.
+    async fn scopes(
+        &self,
+        kinds: &[(String, String)],
+    ) -> Result<BTreeMap<(String, String), KindScope>, ReadError> {
+        Ok(kinds
+            .iter()
+            .map(|(api_version, kind)| {
+                let group = canonical_group(group_of(api_version), kind);
+                let gk = (group.to_owned(), kind.clone());
+                let namespaced = builtin_cluster_scoped(group, kind)
+                    .map(|cluster| !cluster)
+                    .or_else(|| self.crd_scopes.get(&gk).copied())
+                    .or_else(|| {
+                        self.kinds.contains(&gk).then(|| {
+                            self.objects.keys().any(|k| {
+                                k.group == gk.0 && k.kind == gk.1 && !k.namespace.is_empty()
+                            })
+                        })
+                    });
+                let scope = match (self.not_served(api_version, kind), namespaced) {
+                    (Some(message), _) => KindScope::NotServed { message },
+                    (None, Some(true)) => KindScope::Namespaced,
+                    (None, Some(false)) => KindScope::Cluster,
+                    (None, None) => KindScope::Unknown,
+                };
+                ((api_version.clone(), kind.clone()), scope)
             })
             .collect())
     }

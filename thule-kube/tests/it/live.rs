@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use thule_core::cluster::{ClusterReader, LiveOutcome, OwnedList, OwnedQuery, ReadError};
+use thule_core::cluster::{
+    ClusterReader, KindScope, LiveOutcome, OwnedList, OwnedQuery, ReadError,
+};
 use thule_core::object::ObjectKey;
 use thule_kube::{
     KubeClusterReader, KubeError, Ownership, ReaderOptions, find_deletion_candidates,
@@ -93,6 +95,41 @@ async fn reads_found_absent_and_not_served() {
     assert!(m.contains("serves monitoring.coreos.com/v1"), "{m}");
     let m = not_served(key("v1", "Frobnicator", "shop", "x"));
     assert!(m.contains("kind Frobnicator is not served in v1"), "{m}");
+}
+
+/// Runs against the loopback server (no real API server can run here): kind scopes come from
+/// discovery (custom kinds included); an unserved kind says so, and a group-version whose
+/// discovery is forbidden is unknown rather than guessed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scopes_come_from_discovery() {
+    let server = TestServer::start(Vec::new(), Auth::Token(TOKEN.into()))
+        .await
+        .unwrap();
+    server.rule("/apis/apps/v1", true, Action::Forbid);
+    let r = reader(&server, "loopback", test_options()).await;
+    let kinds: Vec<(String, String)> = [
+        ("v1", "ConfigMap"),
+        ("v1", "Namespace"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+        ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        ("cert-manager.io/v1", "Certificate"),
+        ("apps/v1", "Deployment"),
+    ]
+    .iter()
+    .map(|(a, k)| ((*a).to_owned(), (*k).to_owned()))
+    .collect();
+    let scopes = r.scopes(&kinds).await.unwrap();
+    let got: Vec<_> = kinds.iter().map(|k| scopes[k].clone()).collect();
+    assert_eq!(got[0], KindScope::Namespaced);
+    assert_eq!(got[1], KindScope::Cluster);
+    assert_eq!(got[2], KindScope::Cluster);
+    assert_eq!(got[3], KindScope::Namespaced);
+    assert!(
+        matches!(got[4], KindScope::NotServed { .. }),
+        "{:?}",
+        got[4]
+    );
+    assert_eq!(got[5], KindScope::Unknown);
 }
 
 /// Runs against the loopback server (no real API server can run here): a forbidden Secret

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use thule_core::cluster::{ClusterReader, LiveOutcome, OwnedList, OwnedQuery, ReadError};
+use thule_core::cluster::{
+    ClusterReader, KindScope, LiveOutcome, OwnedList, OwnedQuery, ReadError,
+};
 use thule_core::config::ClusterSettings;
 use thule_core::object::ObjectKey;
 use thule_kube::{Ownership, SnapshotReader, reader_for_cluster};
@@ -121,6 +123,27 @@ async fn snapshot_and_live_server_give_the_same_read_results() {
     .unwrap();
     assert_eq!(a, b);
     assert_eq!(a.candidates.len(), 4, "{a:?}");
+
+    // Kind scopes agree for built-in, custom (CRD in the snapshot) and unserved kinds.
+    let kinds: Vec<(String, String)> = [
+        ("v1", "ConfigMap"),
+        ("v1", "Namespace"),
+        ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        ("cert-manager.io/v1", "Certificate"),
+    ]
+    .iter()
+    .map(|(a, k)| ((*a).to_owned(), (*k).to_owned()))
+    .collect();
+    let variant = |s: &KindScope| match s {
+        KindScope::NotServed { .. } => "not served".to_owned(),
+        other => format!("{other:?}"),
+    };
+    let a = snapshot.scopes(&kinds).await.unwrap();
+    let b = live.scopes(&kinds).await.unwrap();
+    for k in &kinds {
+        assert_eq!(variant(&a[k]), variant(&b[k]), "{k:?}");
+    }
+    assert_eq!(a[&kinds[2]], KindScope::Namespaced);
 }
 
 /// One file holding a `ConfigMapList` and further documents is read whole.
@@ -208,6 +231,39 @@ async fn not_served_needs_crds_in_the_snapshot() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// Scopes from a snapshot: a cluster-scoped custom kind from its CRD, one without a CRD from
+/// its objects, and unknown when nothing tells.
+#[tokio::test]
+async fn scopes_from_crds_and_objects() {
+    let snapshot = SnapshotReader::from_yaml(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: clusterissuers.cert-manager.io}\nspec:\n  group: cert-manager.io\n  names: {kind: ClusterIssuer, plural: clusterissuers}\n  scope: Cluster\n  versions: [{name: v1, served: true, storage: true}]\n---\napiVersion: example.io/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\n",
+        "dump.yaml",
+    )
+    .unwrap();
+    let kinds: Vec<(String, String)> = [
+        ("cert-manager.io/v1", "ClusterIssuer"),
+        ("example.io/v1", "Widget"),
+        ("v1", "PersistentVolume"),
+        ("other.io/v1", "Gadget"),
+    ]
+    .iter()
+    .map(|(a, k)| ((*a).to_owned(), (*k).to_owned()))
+    .collect();
+    let s = snapshot.scopes(&kinds).await.unwrap();
+    assert_eq!(s[&kinds[0]], KindScope::Cluster);
+    assert_eq!(s[&kinds[1]], KindScope::Namespaced);
+    assert_eq!(s[&kinds[2]], KindScope::Cluster);
+    // The snapshot has CRDs and none serves other.io: not served.
+    assert!(matches!(s[&kinds[3]], KindScope::NotServed { .. }));
+    let no_crds =
+        SnapshotReader::from_yaml("apiVersion: v1\nkind: List\nitems: []\n", "empty.yaml").unwrap();
+    assert!(no_crds.is_empty());
+    assert_eq!(
+        no_crds.scopes(&kinds[3..]).await.unwrap()[&kinds[3]],
+        KindScope::Unknown
+    );
 }
 
 /// list_owned filters by kind, namespace and every label.
