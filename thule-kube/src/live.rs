@@ -528,6 +528,10 @@ impl Inner {
     fn failure_outcome(&self, failure: &Failure, get: bool) -> LiveOutcome {
         match failure {
             Failure::Status { code: 404, .. } if get => LiveOutcome::Absent,
+            // A collection that 404s is a resource the server stopped serving.
+            Failure::Status { code: 404, message } => LiveOutcome::NotServed {
+                message: message.clone(),
+            },
             Failure::Status { code: 403, message } => LiveOutcome::Forbidden {
                 message: message.clone(),
             },
@@ -571,6 +575,34 @@ impl Inner {
         }
     }
 
+    /// Single GETs of `keys`, concurrently (the semaphore still bounds requests in flight).
+    async fn get_many(
+        self: &Arc<Self>,
+        api_version: &str,
+        resource: &Resource,
+        keys: Vec<ObjectKey>,
+    ) -> Vec<(ObjectKey, LiveOutcome)> {
+        let mut tasks = JoinSet::new();
+        for key in keys {
+            let inner = self.clone();
+            let api_version = api_version.to_owned();
+            let resource = resource.clone();
+            tasks.spawn(async move {
+                let outcome = inner.get_one(&api_version, &resource, &key).await;
+                (key, outcome)
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            // A panicking task is a bug; its object gets no outcome here, and `read` reports
+            // it as an error.
+            if let Ok(result) = joined {
+                out.push(result);
+            }
+        }
+        out
+    }
+
     async fn read_batch(self: Arc<Self>, batch: Batch) -> Vec<(ObjectKey, LiveOutcome)> {
         let Batch {
             api_version,
@@ -579,18 +611,12 @@ impl Inner {
             refs,
             labels: common,
         } = batch;
+        let keys = || refs.iter().map(|r| r.key.clone()).collect::<Vec<_>>();
         let use_list = refs.len() >= self.options.list_threshold
             && resource.can("list")
             && !(resource.kind == "Secret" && group_of(&api_version).is_empty());
-        let mut out = Vec::with_capacity(refs.len());
         if !use_list {
-            for r in &refs {
-                out.push((
-                    r.key.clone(),
-                    self.get_one(&api_version, &resource, &r.key).await,
-                ));
-            }
-            return out;
+            return self.get_many(&api_version, &resource, keys()).await;
         }
         let collection = collection_path(&api_version, &resource, &namespace);
         match self.list(&collection, &common).await {
@@ -599,37 +625,37 @@ impl Inner {
                     .iter()
                     .filter_map(|i| Some((name_of(i)?, i)))
                     .collect();
+                let mut out = Vec::with_capacity(refs.len());
+                let mut confirm = Vec::new();
                 for r in &refs {
-                    let outcome = match by_name.get(r.key.name.as_str()) {
-                        Some(item) => LiveOutcome::Found(complete_item(
-                            (*item).clone(),
-                            &api_version,
-                            &resource.kind,
+                    match by_name.get(r.key.name.as_str()) {
+                        Some(item) => out.push((
+                            r.key.clone(),
+                            LiveOutcome::Found(complete_item(
+                                (*item).clone(),
+                                &api_version,
+                                &resource.kind,
+                            )),
                         )),
                         // The narrowed list may miss an object without the labels: confirm.
-                        None if !common.is_empty() => {
-                            self.get_one(&api_version, &resource, &r.key).await
-                        }
-                        None => LiveOutcome::Absent,
-                    };
-                    out.push((r.key.clone(), outcome));
+                        None if !common.is_empty() => confirm.push(r.key.clone()),
+                        None => out.push((r.key.clone(), LiveOutcome::Absent)),
+                    }
                 }
+                out.extend(self.get_many(&api_version, &resource, confirm).await);
+                out
             }
             // RBAC may allow get but not list: fall back to single reads.
             Err(Failure::Status { code: 403, .. }) => {
-                for r in &refs {
-                    out.push((
-                        r.key.clone(),
-                        self.get_one(&api_version, &resource, &r.key).await,
-                    ));
-                }
+                self.get_many(&api_version, &resource, keys()).await
             }
             Err(f) => {
                 let outcome = self.failure_outcome(&f, false);
-                out.extend(refs.iter().map(|r| (r.key.clone(), outcome.clone())));
+                refs.iter()
+                    .map(|r| (r.key.clone(), outcome.clone()))
+                    .collect()
             }
         }
-        out
     }
 }
 
@@ -756,6 +782,12 @@ impl ClusterReader for KubeClusterReader {
         while let Some(joined) = tasks.join_next().await {
             let results = joined.map_err(|e| ReadError::Backend(format!("read task: {e}")))?;
             out.extend(results);
+        }
+        for o in objects {
+            out.entry(o.key.clone())
+                .or_insert_with(|| LiveOutcome::Error {
+                    message: "the read of this object failed unexpectedly".to_owned(),
+                });
         }
         Ok(out)
     }
