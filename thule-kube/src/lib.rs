@@ -10,7 +10,10 @@
 //!   builds nothing but `GET`s. Discovery is per group-version and cached for the run; reads are
 //!   batched into one list per (resource, namespace) where that is cheaper than single GETs;
 //!   requests run with bounded concurrency, retry with backoff on 429/5xx/timeouts, and stop at
-//!   a per-run deadline. See [`ReaderOptions`].
+//!   a per-run deadline. See [`ReaderOptions`]. Besides `read`, it answers
+//!   `read_with_labels` (the project's ownership labels narrow each list; misses are confirmed
+//!   by GET), `scopes` (namespaced or cluster-scoped, from discovery, for namespace
+//!   resolution of custom kinds) and `list_owned` (label-selected lists for deletions).
 //! - [`SnapshotReader`] answers the same trait from `kubectl get -o yaml` output (a `List` or
 //!   a multi-document stream, one file or a directory), so plans run with no cluster at all.
 //! - [`deletion`] finds objects a project owns in the cluster but no longer renders (from the
@@ -21,7 +24,9 @@
 //!
 //! Seams: everything public speaks `thule-core` types (`ObjectRef`, `LiveOutcome`,
 //! `serde_json::Value`); kube-rs and k8s-openapi types stay inside this crate's private modules.
-//! Nothing here logs, and no error message carries a response body: only the API server's
+//! Secrets are only ever read one GET at a time, never listed, so Secrets the plan does not
+//! name (Helm release storage, tokens) are never fetched. Nothing here logs, and no error
+//! message carries a response body: only the API server's
 //! `Status.message`, which names objects but never holds their data, so Secret values read from
 //! the cluster never leave the returned [`thule_core::cluster::LiveOutcome::Found`] values.
 //!
