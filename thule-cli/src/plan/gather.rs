@@ -391,11 +391,11 @@ async fn open_reader(
                     "no snapshot for cluster `{cluster}`: pass --live {cluster}=PATH or a --live directory with a `{cluster}/` subdirectory"
                 ));
             };
-            let cwd = std::env::current_dir().unwrap_or_default();
-            settings = ClusterSettings {
-                snapshot: Some(cwd.join(path).to_string_lossy().into_owned()),
-                ..ClusterSettings::default()
-            };
+            // Loaded here rather than through the cluster settings, so the plan names the path
+            // as the user gave it (deterministic across machines).
+            return thule_kube::SnapshotReader::load(&path)
+                .map(|r| Box::new(r) as Box<dyn ClusterReader>)
+                .map_err(|e| format!("cluster `{cluster}`: {e}"));
         }
         LiveSource::Clusters {
             kubeconfig,

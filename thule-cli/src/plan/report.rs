@@ -320,6 +320,16 @@ pub fn change_line(c: &Change) -> String {
         let _ = write!(line, "  ({what}, value hidden)");
     } else {
         match (&c.before, &c.after) {
+            (Some(Value::String(b)), Some(Value::String(a)))
+                if b.contains('\n') || a.contains('\n') =>
+            {
+                let _ = write!(
+                    line,
+                    ": text of {} line(s) → {} line(s), see the YAML diff",
+                    b.lines().count(),
+                    a.lines().count()
+                );
+            }
             (Some(b), Some(a)) => {
                 let _ = write!(line, ": {} → {}", value_text(b), value_text(a));
             }
@@ -413,9 +423,9 @@ fn counts(s: Summary) -> String {
     )
 }
 
-fn short_sha(sha: Option<&String>) -> String {
+fn short_sha(sha: Option<&String>, otherwise: &str) -> String {
     sha.map_or_else(
-        || "working tree".to_owned(),
+        || otherwise.to_owned(),
         |s| format!("`{}`", &s[..s.len().min(12)]),
     )
 }
@@ -430,8 +440,8 @@ pub fn markdown_blocks(plan: &MrPlan) -> Vec<String> {
     let _ = writeln!(
         head,
         "Head {} · base {} · {} project(s) · {}\n",
-        short_sha(plan.head_sha.as_ref()),
-        short_sha(plan.base_sha.as_ref()),
+        short_sha(plan.head_sha.as_ref(), "working tree"),
+        short_sha(plan.base_sha.as_ref(), "checkout"),
         plan.projects.len(),
         counts(total)
     );
