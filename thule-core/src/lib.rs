@@ -29,7 +29,9 @@ pub mod repo;
 pub mod vcs;
 pub mod yaml;
 
-pub use cluster::{ClusterReader, LiveOutcome, ObjectRef, OwnedQuery, ReadError};
+pub use cluster::{
+    ClusterReader, KindScope, LiveOutcome, ObjectRef, OwnedList, OwnedQuery, ReadError,
+};
 pub use object::{Manifest, ManifestError, ObjectKey, Origin};
 pub use vcs::{MergeRequestRef, PublishError, PublishedComment, VcsPublisher};
 pub use yaml::{Document, ParseOptions, Position, YamlError};
