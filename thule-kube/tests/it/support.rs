@@ -63,6 +63,13 @@ pub fn standard_resources() -> Vec<ApiRes> {
         r("apps", "v1", "Deployment", "deployments", true),
         r("apps", "v1", "StatefulSet", "statefulsets", true),
         r(
+            "networking.k8s.io",
+            "v1",
+            "NetworkPolicy",
+            "networkpolicies",
+            true,
+        ),
+        r(
             "rbac.authorization.k8s.io",
             "v1",
             "ClusterRole",

@@ -1,0 +1,133 @@
+//! The bundled example planned through a loopback HTTPS server speaking the Kubernetes API
+//! (thule-kube's test server: no real API server can run in this environment) gives the same
+//! plan as through the snapshots, and the plan only ever sends GET requests.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use thule_core::object::flatten_lists;
+use thule_core::yaml::{ParseOptions, parse_stream};
+
+use crate::kube_server::{Auth, TOKEN, TestServer};
+use crate::support::{root, stdout, thule};
+
+fn snapshot_objects() -> Vec<Value> {
+    let mut objects = Vec::new();
+    for cluster in ["prod", "ops"] {
+        let dir = root().join("examples/snapshots").join(cluster);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for f in files {
+            let docs = parse_stream(
+                &std::fs::read(&f).unwrap(),
+                &f.display().to_string(),
+                &ParseOptions::default(),
+            )
+            .unwrap();
+            for d in docs {
+                objects.extend(flatten_lists(d.value).into_iter().filter(Value::is_object));
+            }
+        }
+    }
+    objects
+}
+
+/// `(project, kind, namespace, name) -> (action, [(path, op, origin)])`.
+fn digest(
+    plan: &Value,
+) -> BTreeMap<(String, String, String, String), (String, Vec<(String, String, String)>)> {
+    let mut out = BTreeMap::new();
+    for p in plan["projects"].as_array().unwrap() {
+        assert_eq!(p["status"], "planned", "{p}");
+        for o in p["objects"].as_array().unwrap() {
+            let changes = o["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    (
+                        c["path"].to_string(),
+                        c["op"].to_string(),
+                        c["origin"].to_string(),
+                    )
+                })
+                .collect();
+            out.insert(
+                (
+                    p["name"].to_string(),
+                    o["kind"].to_string(),
+                    o["namespace"].to_string(),
+                    o["name"].to_string(),
+                ),
+                (o["action"].to_string(), changes),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn the_example_plans_the_same_through_a_loopback_api_server_and_only_gets() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(TestServer::start(
+            snapshot_objects(),
+            Auth::Token(TOKEN.to_owned()),
+        ))
+        .unwrap();
+    let kubeconfig = server.kubeconfig.to_string_lossy().into_owned();
+    let base = [
+        "plan",
+        "--repo",
+        "examples/gitops",
+        "--base-path",
+        "examples/gitops-base",
+        "--format",
+        "json",
+    ];
+
+    let mut live_args = base.to_vec();
+    live_args.extend([
+        "--kubeconfig",
+        &kubeconfig,
+        "--context",
+        "prod=loopback",
+        "--context",
+        "ops=loopback",
+    ]);
+    let through_server = thule(&live_args);
+    assert_eq!(
+        through_server.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&through_server.stderr)
+    );
+
+    let mut snapshot_args = base.to_vec();
+    snapshot_args.extend(["--live", "examples/snapshots"]);
+    let through_snapshot = thule(&snapshot_args);
+
+    let a: Value = serde_json::from_str(&stdout(&through_server)).unwrap();
+    let b: Value = serde_json::from_str(&stdout(&through_snapshot)).unwrap();
+    assert!(
+        a["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["intentOnly"] == false)
+    );
+    assert_eq!(digest(&a), digest(&b));
+    assert_eq!(a["summary"], b["summary"]);
+
+    let requests = server.requests();
+    assert!(!requests.is_empty(), "the plan read the server");
+    for r in &requests {
+        assert_eq!(
+            r.method, "GET",
+            "a write request reached the cluster: {r:?}"
+        );
+    }
+}
