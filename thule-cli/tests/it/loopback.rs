@@ -2,14 +2,12 @@
 //! (thule-kube's test server: no real API server can run in this environment) gives the same
 //! plan as through the snapshots, and the plan only ever sends GET requests.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 use thule_core::object::flatten_lists;
 use thule_core::yaml::{ParseOptions, parse_stream};
 
 use crate::kube_server::{Auth, TOKEN, TestServer};
-use crate::support::{root, stdout, thule};
+use crate::support::{digest, root, stdout, thule};
 
 fn snapshot_objects() -> Vec<Value> {
     let mut objects = Vec::new();
@@ -33,40 +31,6 @@ fn snapshot_objects() -> Vec<Value> {
         }
     }
     objects
-}
-
-/// `(project, kind, namespace, name) -> (action, [(path, op, origin)])`.
-fn digest(
-    plan: &Value,
-) -> BTreeMap<(String, String, String, String), (String, Vec<(String, String, String)>)> {
-    let mut out = BTreeMap::new();
-    for p in plan["projects"].as_array().unwrap() {
-        assert_eq!(p["status"], "planned", "{p}");
-        for o in p["objects"].as_array().unwrap() {
-            let changes = o["changes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| {
-                    (
-                        c["path"].to_string(),
-                        c["op"].to_string(),
-                        c["origin"].to_string(),
-                    )
-                })
-                .collect();
-            out.insert(
-                (
-                    p["name"].to_string(),
-                    o["kind"].to_string(),
-                    o["namespace"].to_string(),
-                    o["name"].to_string(),
-                ),
-                (o["action"].to_string(), changes),
-            );
-        }
-    }
-    out
 }
 
 #[test]

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::support::{copy_tree, git, root, stdout, thule};
+use crate::support::{copy_tree, digest, git, root, stdout, thule};
 
 /// The README's first command, exactly.
 const QUICKSTART: &[&str] = &[
@@ -23,46 +23,6 @@ fn with_format<'a>(base: &[&'a str], format: &'a str) -> Vec<&'a str> {
 
 fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_str(&stdout(out)).expect("plan JSON")
-}
-
-/// `(project, kind, namespace, name) -> (action, detail, [(path, op, origin)])` for comparing
-/// plans that come from different inputs.
-type Digest =
-    BTreeMap<(String, String, String, String), (String, Value, Vec<(String, String, String)>)>;
-
-fn digest(plan: &Value) -> Digest {
-    let mut out = BTreeMap::new();
-    for p in plan["projects"].as_array().unwrap() {
-        for o in p["objects"].as_array().unwrap() {
-            let key = (
-                p["name"].as_str().unwrap().to_owned(),
-                o["kind"].as_str().unwrap().to_owned(),
-                o["namespace"].as_str().unwrap().to_owned(),
-                o["name"].as_str().unwrap().to_owned(),
-            );
-            let changes = o["changes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| {
-                    (
-                        c["path"].as_str().unwrap().to_owned(),
-                        c["op"].as_str().unwrap().to_owned(),
-                        c["origin"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect();
-            out.insert(
-                key,
-                (
-                    o["action"].as_str().unwrap().to_owned(),
-                    o["detail"].clone(),
-                    changes,
-                ),
-            );
-        }
-    }
-    out
 }
 
 #[test]

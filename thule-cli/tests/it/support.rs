@@ -1,7 +1,10 @@
 //! Running the binary from the workspace root, and file-tree helpers.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use serde_json::Value;
 
 /// The workspace root (where the README's commands run).
 pub fn root() -> PathBuf {
@@ -72,4 +75,36 @@ pub fn git(dir: &Path, args: &[&str]) {
         .status()
         .unwrap();
     assert!(status.success(), "git {args:?} failed");
+}
+
+/// An object of a plan: `(project, kind, namespace, name)`.
+pub type ObjectId = (String, String, String, String);
+/// What the plan says of it: action, detail, and `(path, op, origin)` per change.
+pub type ObjectDigest = (String, Value, Vec<(String, String, String)>);
+
+/// The decision-relevant content of a plan JSON, for comparing plans made from different
+/// inputs (git revisions vs checkouts, a live server vs snapshots).
+pub fn digest(plan: &Value) -> BTreeMap<ObjectId, ObjectDigest> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let mut out = BTreeMap::new();
+    for p in plan["projects"].as_array().expect("projects") {
+        for o in p["objects"].as_array().expect("objects") {
+            let changes = o["changes"]
+                .as_array()
+                .expect("changes")
+                .iter()
+                .map(|c| (text(&c["path"]), text(&c["op"]), text(&c["origin"])))
+                .collect();
+            out.insert(
+                (
+                    text(&p["name"]),
+                    text(&o["kind"]),
+                    text(&o["namespace"]),
+                    text(&o["name"]),
+                ),
+                (text(&o["action"]), o["detail"].clone(), changes),
+            );
+        }
+    }
+    out
 }
