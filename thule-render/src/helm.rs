@@ -115,7 +115,7 @@ pub(crate) fn prepare<T: ToolRunner>(
             blame: Blame {
                 tool: "helm",
                 file: chart_label,
-                fix: "fix the chart template or the values that helm names below".to_owned(),
+                fix: "fix the chart template or the values named in helm's error".to_owned(),
             },
         },
     })

@@ -108,7 +108,7 @@ pub(crate) fn prepare<T: ToolRunner>(
             blame: Blame {
                 tool: "kustomize",
                 file: rel_label(&Path::new(&dir).join(kfile)),
-                fix: "fix the kustomization, or the file kustomize names below".to_owned(),
+                fix: "fix the kustomization or the file named in kustomize's error".to_owned(),
             },
         },
     })

@@ -30,7 +30,8 @@
 //! - [`Renderer`] ([`engine`]): "render this project". [`RenderEngine`] is the production
 //!   implementation; the CLI's pipeline is generic over the trait.
 //! - [`RenderCache`] ([`cache`]): successful renders by content hash ([`CacheKey`]) of all
-//!   inputs — files read, options, values, tool versions. [`MemoryCache`] is the default.
+//!   inputs — files read, options, values, tool versions. [`MemoryCache`] is the default;
+//!   [`DirCache`] persists entries on disk so repeated CLI runs skip unchanged projects.
 //!
 //! ## Guarantees
 //!
@@ -65,7 +66,7 @@ mod objects;
 pub mod plain;
 pub mod tool;
 
-pub use cache::{MemoryCache, RenderCache};
+pub use cache::{DirCache, MemoryCache, RenderCache};
 pub use engine::{
     KustomizeTool, RenderEngine, RenderOptions, Renderer, Toolchain, default_jobs, render_parallel,
 };

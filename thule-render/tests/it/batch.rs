@@ -36,7 +36,7 @@ fn broken_projects_fail_with_the_file_to_fix_and_the_others_still_render() -> Re
     assert!(
         reason.starts_with(
             "kustomize could not render `broken/kustomize/kustomization.yaml`; fix the \
-             kustomization, or the file kustomize names below: `"
+             kustomization or the file named in kustomize's error: `"
         ),
         "{reason}"
     );
@@ -230,5 +230,30 @@ fn unsupported_modes_and_missing_paths_fail_explicitly() -> Result<()> {
         failure_reason(&engine.render(&not_chart))?
             .starts_with("`helm/values` is not a local Helm chart (no `Chart.yaml`)")
     );
+    Ok(())
+}
+
+#[test]
+fn a_directory_cache_serves_a_fresh_engine_without_running_the_template() -> Result<()> {
+    let repo = fixture_repo();
+    let dir = tempfile::tempdir()?;
+    let cache = std::sync::Arc::new(thule_render::DirCache::new(dir.path()));
+    let web = project(&repo, "web")?;
+    let first = engine(&repo).with_cache(cache.clone());
+    let a = first.render(&web);
+    assert!(!rendered(&a)?.meta.cached);
+
+    // A new engine (as in a new CLI run) only asks helm for its version, which is part of
+    // the cache key, and does not run `helm template`.
+    let second = engine(&repo).with_cache(cache);
+    let b = second.render(&web);
+    let b = rendered(&b)?;
+    assert!(b.meta.cached);
+    assert_eq!(
+        second.runner().calls(),
+        ["helm version --template '{{.Version}}'"]
+    );
+    assert_eq!(rendered(&a)?.objects, b.objects);
+    assert_eq!(rendered(&a)?.meta.command, b.meta.command);
     Ok(())
 }
