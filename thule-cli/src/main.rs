@@ -26,6 +26,8 @@ enum Command {
     Plan(thule_cli::plan::PlanArgs),
     /// Diff rendered manifests against a base render and/or live objects.
     Diff(cmd::diff::DiffArgs),
+    /// Render one project with the real tools and print its objects.
+    Render(cmd::render::RenderArgs),
     /// Print the JSON Schema of thule.yaml and .thule/config.yaml.
     Schema(cmd::schema::SchemaArgs),
     /// Check configuration and show which projects a change would plan.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Plan(args) => thule_cli::plan::run(args),
         Command::Diff(args) => cmd::diff::run(args),
+        Command::Render(args) => cmd::render::run(args),
         Command::Schema(args) => cmd::schema::run(args),
         Command::Validate(args) => cmd::validate::run(args),
     };

@@ -106,9 +106,14 @@ pub struct PlanArgs {
 }
 
 fn toolchain(args: &PlanArgs) -> Toolchain {
-    let dir = args
-        .tools_dir
-        .clone()
+    toolchain_from(args.tools_dir.as_ref())
+}
+
+/// The rendering tools: `--tools-dir`, else `$THULE_TOOLS_DIR`, else `./.tools/bin` when it
+/// holds helm, else `helm` and `kubectl` from `PATH`.
+pub fn toolchain_from(tools_dir: Option<&PathBuf>) -> Toolchain {
+    let dir = tools_dir
+        .cloned()
         .or_else(|| std::env::var_os("THULE_TOOLS_DIR").map(PathBuf::from))
         .or_else(|| {
             let local = PathBuf::from(".tools/bin");

@@ -2,6 +2,7 @@
 //! splitting, determinism and secret safety. They render with the real helm and kubectl that
 //! `scripts/install-tools.sh` installs (found through `THULE_TOOLS_DIR` or `.tools/bin`).
 
+mod commands;
 #[path = "../../../thule-kube/tests/it/support.rs"]
 #[allow(dead_code)]
 mod kube_server;
