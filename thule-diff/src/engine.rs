@@ -139,9 +139,12 @@ impl Scopes {
         };
         for ms in inputs {
             for m in *ms {
-                if m.key.kind == "CustomResourceDefinition" && m.key.group == "apiextensions.k8s.io" {
+                if m.key.kind == "CustomResourceDefinition" && m.key.group == "apiextensions.k8s.io"
+                {
                     let spec = &m.object["spec"];
-                    if let (Some(g), Some(k)) = (spec["group"].as_str(), spec["names"]["kind"].as_str()) {
+                    if let (Some(g), Some(k)) =
+                        (spec["group"].as_str(), spec["names"]["kind"].as_str())
+                    {
                         let gk = (g.to_owned(), k.to_owned());
                         if spec["scope"].as_str() == Some("Cluster") {
                             s.crd_cluster.insert(gk);
@@ -208,12 +211,15 @@ fn skip_reason(d1: &Value, live: Option<&Value>) -> Option<&'static str> {
         {
             return Some("reconcile disabled by kustomize.toolkit.fluxcd.io/reconcile");
         }
-        if meta_flag(obj, "kustomize.toolkit.fluxcd.io/ssa").is_some_and(|v| v.eq_ignore_ascii_case("ignore")) {
+        if meta_flag(obj, "kustomize.toolkit.fluxcd.io/ssa")
+            .is_some_and(|v| v.eq_ignore_ascii_case("ignore"))
+        {
             return Some("ignored by kustomize.toolkit.fluxcd.io/ssa: Ignore");
         }
     }
     if live.is_some()
-        && meta_flag(d1, "kustomize.toolkit.fluxcd.io/ssa").is_some_and(|v| v.eq_ignore_ascii_case("ifnotpresent"))
+        && meta_flag(d1, "kustomize.toolkit.fluxcd.io/ssa")
+            .is_some_and(|v| v.eq_ignore_ascii_case("ifnotpresent"))
     {
         return Some("kustomize.toolkit.fluxcd.io/ssa: IfNotPresent and the object exists");
     }
@@ -225,16 +231,20 @@ fn is_hook(d1: &Value) -> bool {
 }
 
 fn protection(obj: &Value) -> Option<&'static str> {
-    if meta_flag(obj, "kustomize.toolkit.fluxcd.io/prune").is_some_and(|v| v.eq_ignore_ascii_case("disabled")) {
+    if meta_flag(obj, "kustomize.toolkit.fluxcd.io/prune")
+        .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+    {
         return Some("protected by kustomize.toolkit.fluxcd.io/prune: disabled");
     }
     if annotation(obj, "helm.sh/resource-policy") == Some("keep") {
         return Some("protected by helm.sh/resource-policy: keep");
     }
-    if let Some(opts) = annotation(obj, "argocd.argoproj.io/sync-options") {
-        if opts.split(',').any(|o| matches!(o.trim(), "Prune=false" | "Delete=false")) {
-            return Some("protected by argocd.argoproj.io/sync-options");
-        }
+    if let Some(opts) = annotation(obj, "argocd.argoproj.io/sync-options")
+        && opts
+            .split(',')
+            .any(|o| matches!(o.trim(), "Prune=false" | "Delete=false"))
+    {
+        return Some("protected by argocd.argoproj.io/sync-options");
     }
     None
 }
@@ -253,7 +263,10 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 fn rule_applies(rule: &IgnoreRule, key: &ObjectKey) -> bool {
     let m = |p: &Option<String>, v: &str| p.as_ref().is_none_or(|p| glob(p, v));
-    m(&rule.group, &key.group) && m(&rule.kind, &key.kind) && m(&rule.name, &key.name) && m(&rule.namespace, &key.namespace)
+    m(&rule.group, &key.group)
+        && m(&rule.kind, &key.kind)
+        && m(&rule.name, &key.name)
+        && m(&rule.namespace, &key.namespace)
 }
 
 fn remove_pointer(v: &mut Value, pointer: &str) {
@@ -266,10 +279,10 @@ fn remove_pointer(v: &mut Value, pointer: &str) {
             m.remove(&last);
         }
         Some(Value::Array(items)) => {
-            if let Ok(i) = last.parse::<usize>() {
-                if i < items.len() {
-                    items.remove(i);
-                }
+            if let Ok(i) = last.parse::<usize>()
+                && i < items.len()
+            {
+                items.remove(i);
             }
         }
         _ => {}
@@ -289,7 +302,10 @@ fn managed_fields(live_raw: &Value, manager: &str) -> Managed {
         others: None,
         error: None,
     };
-    let Some(entries) = live_raw.pointer("/metadata/managedFields").and_then(Value::as_array) else {
+    let Some(entries) = live_raw
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+    else {
         return out;
     };
     let mut others = FieldSet::default();
@@ -305,7 +321,10 @@ fn managed_fields(live_raw: &Value, manager: &str) -> Managed {
         };
         let is_m = e["manager"].as_str() == Some(manager)
             && e["operation"].as_str() == Some("Apply")
-            && e.get("subresource").and_then(Value::as_str).unwrap_or("").is_empty();
+            && e.get("subresource")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty();
         if is_m && out.owned.is_none() {
             out.owned = Some((fs, e["apiVersion"].as_str().unwrap_or("").to_owned()));
         } else {
@@ -350,19 +369,29 @@ fn compute_patch(
                 FieldSet::of_object(kind, b)
             }
             None => {
-                notes.push(format!("{why}; removals cannot be predicted without a base render"));
+                notes.push(format!(
+                    "{why}; removals cannot be predicted without a base render"
+                ));
                 FieldSet::default()
             }
         }
     };
-    let mut ssa = matches!(opts.applier, Applier::Flux | Applier::ArgocdSsa | Applier::HelmSsa);
+    let mut ssa = matches!(
+        opts.applier,
+        Applier::Flux | Applier::ArgocdSsa | Applier::HelmSsa
+    );
     if matches!(opts.applier, Applier::Argocd)
-        && annotation(n1, "argocd.argoproj.io/sync-options").is_some_and(|o| o.contains("ServerSideApply=true"))
+        && annotation(n1, "argocd.argoproj.io/sync-options")
+            .is_some_and(|o| o.contains("ServerSideApply=true"))
     {
         ssa = true;
     }
     let (owned, others, mode) = match live_raw {
-        None => (n0.map(|b| FieldSet::of_object(kind, b)).unwrap_or_default(), None, ApplyMode::Intent),
+        None => (
+            n0.map(|b| FieldSet::of_object(kind, b)).unwrap_or_default(),
+            None,
+            ApplyMode::Intent,
+        ),
         Some(raw) if ssa => {
             let mf = managed_fields(raw, &manager);
             if let Some(e) = mf.error {
@@ -372,7 +401,9 @@ fn compute_patch(
                 Some((fs, v)) if v == desired_api_version || v.is_empty() => fs,
                 Some((_, v)) => from_base(
                     &mut notes,
-                    &format!("the {manager} managedFields entry is for {v}, not {desired_api_version}"),
+                    &format!(
+                        "the {manager} managedFields entry is for {v}, not {desired_api_version}"
+                    ),
                 ),
                 None => from_base(&mut notes, &format!("no managedFields entry for {manager}")),
             };
@@ -390,7 +421,11 @@ fn compute_patch(
             };
             (owned, None, ApplyMode::Csa(manager.clone()))
         }
-        Some(_) => (n0.map(|b| FieldSet::of_object(kind, b)).unwrap_or_default(), None, ApplyMode::Helm),
+        Some(_) => (
+            n0.map(|b| FieldSet::of_object(kind, b)).unwrap_or_default(),
+            None,
+            ApplyMode::Helm,
+        ),
     };
     let rem = removals(kind, &owned, &fdes, others.as_ref(), nl);
     let mut predicted = merge(kind, nl, n1);
@@ -413,7 +448,7 @@ fn compute_patch(
 fn opt_eq(kind: Kind<'_>, a: Option<&Value>, b: Option<&Value>, path: &[Seg]) -> bool {
     match (a, b) {
         (None, None) => true,
-        (Some(x), Some(y)) => sem_eq(kind, x, y, &mut field_names(path)),
+        (Some(x), Some(y)) => sem_eq(kind, x, y, &field_names(path)),
         _ => false,
     }
 }
@@ -510,7 +545,14 @@ pub fn diff(input: &DiffInput<'_>) -> Result<Plan, DiffError> {
         ..Summary::default()
     };
     for key in keys {
-        let draft = plan_key(&key, d0.get(&key), d1.get(&key), input, &scopes, &mut redactor);
+        let draft = plan_key(
+            &key,
+            d0.get(&key),
+            d1.get(&key),
+            input,
+            &scopes,
+            &mut redactor,
+        );
         summary.count(draft.action);
         if opts.include_noop
             || draft.action != Action::Noop
@@ -548,14 +590,22 @@ fn norm_ctx(key: &ObjectKey, cluster_scoped: bool, opts: &DiffOptions) -> Normal
     let mut strip_labels = Vec::new();
     if opts.applier == Applier::Flux {
         strip_annotations.extend(
-            ["kustomize.toolkit.fluxcd.io/checksum", "fluxcd.io/sync-checksum"].map(str::to_owned),
+            [
+                "kustomize.toolkit.fluxcd.io/checksum",
+                "fluxcd.io/sync-checksum",
+            ]
+            .map(str::to_owned),
         );
         strip_labels.push("fluxcd.io/sync-gc-mark".to_owned());
     }
     NormalizeContext {
         namespace: key.namespace.clone(),
         cluster_scoped,
-        inject_labels: opts.inject_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        inject_labels: opts
+            .inject_labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         inject_annotations: opts
             .inject_annotations
             .iter()
@@ -579,9 +629,10 @@ fn plan_key(
     let kind = Kind::new(&key.group, &key.kind);
     let m0 = e0.and_then(|e| e.manifests.first().copied());
     let m1 = e1.and_then(|e| e.manifests.first().copied());
-    let cluster_scoped = e1
-        .or(e0)
-        .map_or_else(|| scopes.cluster_scoped(&key.group, &key.kind), |e| e.cluster_scoped);
+    let cluster_scoped = e1.or(e0).map_or_else(
+        || scopes.cluster_scoped(&key.group, &key.kind),
+        |e| e.cluster_scoped,
+    );
     let ctx = norm_ctx(key, cluster_scoped, opts);
     let outcome = live_outcome(input, key);
     let live_raw = match outcome {
@@ -642,12 +693,17 @@ fn plan_key(
             draft.notes.push(why.to_owned());
             return draft;
         }
-        let ssa = matches!(opts.applier, Applier::Flux | Applier::ArgocdSsa | Applier::HelmSsa);
+        let ssa = matches!(
+            opts.applier,
+            Applier::Flux | Applier::ArgocdSsa | Applier::HelmSsa
+        );
         let mut invalid = n1.invalid.clone();
         if ssa {
             invalid.extend(n1.duplicate_keys.iter().cloned());
         } else {
-            draft.notes.extend(n1.duplicate_keys.iter().map(|d| format!("warning: {d}")));
+            draft
+                .notes
+                .extend(n1.duplicate_keys.iter().map(|d| format!("warning: {d}")));
         }
         if !invalid.is_empty() {
             draft.detail = Some(Detail::Invalid);
@@ -669,18 +725,28 @@ fn plan_key(
         .collect();
     let mut by_manager = FieldSet::default();
     if let Some(raw) = live_raw {
-        for e in raw.pointer("/metadata/managedFields").and_then(Value::as_array).into_iter().flatten() {
-            if e["manager"].as_str().is_some_and(|m| managers.iter().any(|x| *x == m)) {
-                if let Some(Ok(fs)) = e.get("fieldsV1").map(FieldSet::from_fields_v1) {
-                    by_manager.union_with(&fs);
-                }
+        for e in raw
+            .pointer("/metadata/managedFields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if e["manager"]
+                .as_str()
+                .is_some_and(|m| managers.iter().any(|x| *x == m))
+                && let Some(Ok(fs)) = e.get("fieldsV1").map(FieldSet::from_fields_v1)
+            {
+                by_manager.union_with(&fs);
             }
         }
     }
     let injected_ca = live_raw.is_some_and(|l| {
         l.pointer("/metadata/annotations")
             .and_then(Value::as_object)
-            .is_some_and(|a| a.keys().any(|k| k.starts_with("cert-manager.io/inject-ca-from")))
+            .is_some_and(|a| {
+                a.keys()
+                    .any(|k| k.starts_with("cert-manager.io/inject-ca-from"))
+            })
     });
     for v in [&mut n0v, &mut n1v, &mut nlv].into_iter().flatten() {
         for rule in opts.ignore.iter().filter(|r| rule_applies(r, key)) {
@@ -699,7 +765,9 @@ fn plan_key(
     if let Some(l) = live_raw {
         let lv = l["apiVersion"].as_str().unwrap_or_default();
         if m1.is_some() && !lv.is_empty() && lv != api_version {
-            draft.notes.push(format!("apiVersion {lv} → {api_version} (same object; not a change)"));
+            draft.notes.push(format!(
+                "apiVersion {lv} → {api_version} (same object; not a change)"
+            ));
         }
     }
     let intent_changes = |draft: &mut Draft| {
@@ -707,14 +775,20 @@ fn plan_key(
             let c = compute_patch(kind, Some(b), d, b, None, &api_version, opts, &ctx);
             draft.before_doc = Some(b.clone());
             draft.after_doc = Some(c.predicted.clone());
-            draft.changes = c.changes.into_iter().map(|c| (c, ChangeOrigin::Mr, None)).collect();
+            draft.changes = c
+                .changes
+                .into_iter()
+                .map(|c| (c, ChangeOrigin::Mr, None))
+                .collect();
         }
     };
     if m1.is_some_and(|m| is_hook(&m.object)) {
         if outcome.is_some() {
             // Hooks are recreated on every sync: not diffed against live (§2.9).
             draft.detail = Some(Detail::Hook);
-            draft.notes.push("hook: runs on sync, not diffed against live".to_owned());
+            draft
+                .notes
+                .push("hook: runs on sync, not diffed against live".to_owned());
             intent_changes(&mut draft);
             draft.notes.sort();
             return draft;
@@ -727,7 +801,10 @@ fn plan_key(
             None => {
                 draft.action = Action::Create;
                 draft.after_doc = Some(d.clone());
-                draft.changes = additions(kind, d).into_iter().map(|c| (c, ChangeOrigin::Mr, None)).collect();
+                draft.changes = additions(kind, d)
+                    .into_iter()
+                    .map(|c| (c, ChangeOrigin::Mr, None))
+                    .collect();
                 draft.state.predicted = Some(d.clone());
             }
             Some(b) => {
@@ -742,7 +819,16 @@ fn plan_key(
         }
         (Some(LiveOutcome::Found(_)), Some(d)) => {
             let l = nlv.clone().unwrap_or_default();
-            let c = compute_patch(kind, n0v.as_ref(), d, &l, live_raw, &api_version, opts, &ctx);
+            let c = compute_patch(
+                kind,
+                n0v.as_ref(),
+                d,
+                &l,
+                live_raw,
+                &api_version,
+                opts,
+                &ctx,
+            );
             finish_patch(&mut draft, kind, c, &l, n0v.as_ref().map(|b| (b, d)));
         }
         (Some(LiveOutcome::Found(_)), None) => {
@@ -757,29 +843,50 @@ fn plan_key(
             draft.after_doc = Some(d.clone());
             let origin = match &n0v {
                 None => ChangeOrigin::Mr,
-                Some(b) if sem_eq(kind, b, d, &mut Vec::new()) => ChangeOrigin::Drift,
+                Some(b) if sem_eq(kind, b, d, &[]) => ChangeOrigin::Drift,
                 Some(_) => ChangeOrigin::Both,
             };
             draft.origin = origin;
-            draft.changes = additions(kind, d).into_iter().map(|c| (c, origin, None)).collect();
+            draft.changes = additions(kind, d)
+                .into_iter()
+                .map(|c| (c, origin, None))
+                .collect();
             draft.state.predicted = Some(d.clone());
         }
         (Some(LiveOutcome::Absent), None) => {
             if n0v.is_some() {
-                draft.notes.push("already absent from the cluster".to_owned());
+                draft
+                    .notes
+                    .push("already absent from the cluster".to_owned());
             }
         }
         (Some(LiveOutcome::NotServed { message }), Some(d))
-            if scopes.crd_cluster.contains(&(key.group.clone(), key.kind.clone()))
-                || scopes.crd_namespaced.contains(&(key.group.clone(), key.kind.clone())) =>
+            if scopes
+                .crd_cluster
+                .contains(&(key.group.clone(), key.kind.clone()))
+                || scopes
+                    .crd_namespaced
+                    .contains(&(key.group.clone(), key.kind.clone())) =>
         {
             let _ = message;
             draft.action = Action::Create;
             draft.after_doc = Some(d.clone());
-            draft.notes.push("its CustomResourceDefinition is created by this change".to_owned());
-            draft.changes = additions(kind, d).into_iter().map(|c| (c, ChangeOrigin::Mr, None)).collect();
+            draft
+                .notes
+                .push("its CustomResourceDefinition is created by this change".to_owned());
+            draft.changes = additions(kind, d)
+                .into_iter()
+                .map(|c| (c, ChangeOrigin::Mr, None))
+                .collect();
         }
-        (Some(LiveOutcome::Forbidden { message } | LiveOutcome::NotServed { message } | LiveOutcome::Error { message }), _) => {
+        (
+            Some(
+                LiveOutcome::Forbidden { message }
+                | LiveOutcome::NotServed { message }
+                | LiveOutcome::Error { message },
+            ),
+            _,
+        ) => {
             draft.detail = Some(Detail::Unknown);
             draft.notes.push(format!("live state unknown: {message}"));
             intent_changes(&mut draft);
@@ -824,7 +931,10 @@ fn finish_patch(
 ) {
     draft.notes.extend(c.notes);
     for p in &c.removals.released {
-        draft.notes.push(format!("{} is released to another field manager; its value stays", display(p)));
+        draft.notes.push(format!(
+            "{} is released to another field manager; its value stays",
+            display(p)
+        ));
     }
     let changes: Vec<(RawChange, ChangeOrigin, Option<String>)> = c
         .changes
@@ -834,7 +944,7 @@ fn finish_patch(
                 Some((b, d)) => origin_of(kind, &rc.path, b, d, live),
                 None => ChangeOrigin::Mr,
             };
-            let note = c.implied.iter().any(|p| *p == rc.path).then(|| {
+            let note = c.implied.contains(&rc.path).then(|| {
                 "implied by the strategy type (the other union member is cleared)".to_owned()
             });
             (rc, origin, note)
@@ -845,7 +955,10 @@ fn finish_patch(
         if !c.format_only.is_empty() {
             draft.detail = Some(Detail::FormatOnly);
             for p in &c.format_only {
-                draft.notes.push(format!("{}: format-only difference (same quantity)", display(p)));
+                draft.notes.push(format!(
+                    "{}: format-only difference (same quantity)",
+                    display(p)
+                ));
             }
         }
     } else {
@@ -870,7 +983,9 @@ fn deletion(draft: &mut Draft, obj: &Value, live_raw: Option<&Value>, opts: &Dif
     }
     if !opts.prune {
         draft.detail = Some(Detail::Orphan);
-        draft.notes.push("prune is disabled for this applier".to_owned());
+        draft
+            .notes
+            .push("prune is disabled for this applier".to_owned());
         return;
     }
     if live_raw.is_some() {
@@ -883,7 +998,11 @@ fn deletion(draft: &mut Draft, obj: &Value, live_raw: Option<&Value>, opts: &Dif
         if !missing.is_empty() {
             draft.notes.push(format!(
                 "not deleted: not owned by this unit (missing owner labels {})",
-                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
             return;
         }
@@ -911,10 +1030,26 @@ fn mask_draft(mut d: Draft, redactor: &mut Redactor) -> Masked {
         sort_lists(kind, doc);
     }
     if let Some(b) = &mut before {
-        mask_pair(kind, &mut Vec::new(), &mut Vec::new(), b, raw_after.as_ref(), MARK_BEFORE, &mut seen);
+        mask_pair(
+            kind,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            b,
+            raw_after.as_ref(),
+            MARK_BEFORE,
+            &mut seen,
+        );
     }
     if let Some(a) = &mut after {
-        mask_pair(kind, &mut Vec::new(), &mut Vec::new(), a, raw_before.as_ref(), MARK_AFTER, &mut seen);
+        mask_pair(
+            kind,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            a,
+            raw_before.as_ref(),
+            MARK_AFTER,
+            &mut seen,
+        );
     }
     let mut changes = Vec::with_capacity(d.changes.len());
     let mut raw_changes = std::mem::take(&mut d.changes);
@@ -935,16 +1070,28 @@ fn mask_draft(mut d: Draft, redactor: &mut Redactor) -> Masked {
                     seen.push(s.clone());
                 }
             }
-            (rc.before.as_ref().map(|_| Value::Null), rc.after.as_ref().map(|_| Value::Null))
+            (
+                rc.before.as_ref().map(|_| Value::Null),
+                rc.after.as_ref().map(|_| Value::Null),
+            )
         } else {
-            let mask = |v: &Option<Value>, other: &Option<Value>, marker: &str, seen: &mut Vec<String>| {
-                v.clone().map(|mut v| {
-                    let mut path = rc.path.clone();
-                    let mut fields = field_names(&rc.path);
-                    mask_pair(kind, &mut path, &mut fields, &mut v, other.as_ref(), marker, seen);
-                    v
-                })
-            };
+            let mask =
+                |v: &Option<Value>, other: &Option<Value>, marker: &str, seen: &mut Vec<String>| {
+                    v.clone().map(|mut v| {
+                        let mut path = rc.path.clone();
+                        let mut fields = field_names(&rc.path);
+                        mask_pair(
+                            kind,
+                            &mut path,
+                            &mut fields,
+                            &mut v,
+                            other.as_ref(),
+                            marker,
+                            seen,
+                        );
+                        v
+                    })
+                };
             (
                 mask(&rc.before, &rc.after, MARK_BEFORE, &mut seen),
                 mask(&rc.after, &rc.before, MARK_AFTER, &mut seen),
@@ -1002,11 +1149,14 @@ fn mask_pair(
             let other_items = other.and_then(Value::as_array);
             for (i, it) in items.iter_mut().enumerate() {
                 let seg = match lt {
-                    ListType::Map(keys) => crate::path::item_key(keys, it).map_or(Seg::Index(i), Seg::Key),
+                    ListType::Map(keys) => {
+                        crate::path::item_key(keys, it).map_or(Seg::Index(i), Seg::Key)
+                    }
                     ListType::Set => Seg::Value(crate::path::canonical_json(it)),
                     ListType::Atomic => match it.get("name").and_then(Value::as_str) {
                         Some(n) => Seg::Key(
-                            serde_json::to_string(&serde_json::json!({ "name": n })).unwrap_or_default(),
+                            serde_json::to_string(&serde_json::json!({ "name": n }))
+                                .unwrap_or_default(),
                         ),
                         None => Seg::Index(i),
                     },
@@ -1074,7 +1224,10 @@ fn pointer_of(kind: Kind<'_>, doc: &Value, path: &[Seg]) -> String {
 }
 
 fn render_object(m: Masked, redactor: &Redactor, opts: &DiffOptions) -> ObjectPlan {
-    let Masked { draft: d, mut changes } = m;
+    let Masked {
+        draft: d,
+        mut changes,
+    } = m;
     let (text_diff, json_patch) = match (&d.before_doc, &d.after_doc) {
         (None, None) => (String::new(), Vec::new()),
         (b, a) => {
@@ -1090,7 +1243,8 @@ fn render_object(m: Masked, redactor: &Redactor, opts: &DiffOptions) -> ObjectPl
                     .to_string()
             };
             let empty = merge::empty_object();
-            let patch = json_patch::diff(b.as_ref().unwrap_or(&empty), a.as_ref().unwrap_or(&empty));
+            let patch =
+                json_patch::diff(b.as_ref().unwrap_or(&empty), a.as_ref().unwrap_or(&empty));
             let patch = serde_json::to_value(&patch)
                 .ok()
                 .and_then(|v| v.as_array().cloned())

@@ -107,7 +107,12 @@ fn collect(n: &FieldSet, cur: &mut Path, out: &mut Vec<Path>) {
     }
 }
 
-fn of_map<'a>(kind: Kind<'_>, m: &'a Map<String, Value>, fields: &mut Vec<&'a str>, node: &mut FieldSet) {
+fn of_map<'a>(
+    kind: Kind<'_>,
+    m: &'a Map<String, Value>,
+    fields: &mut Vec<&'a str>,
+    node: &mut FieldSet,
+) {
     for (k, v) in m {
         fields.push(k.as_str());
         let child = node.children.entry(Seg::Field(k.clone())).or_default();
@@ -168,7 +173,16 @@ pub fn removals(
     let mut out = Removals::default();
     let mut path = Vec::new();
     let mut fields = Vec::new();
-    walk(kind, owned, Some(desired), others, live, &mut path, &mut fields, &mut out);
+    walk(
+        kind,
+        owned,
+        Some(desired),
+        others,
+        live,
+        &mut path,
+        &mut fields,
+        &mut out,
+    );
     out
 }
 
@@ -210,13 +224,20 @@ fn walk(
         let others_child = others.and_then(|o| o.children.get(seg));
         path.push(seg.clone());
         let is_field = matches!(seg, Seg::Field(_));
-        if is_field {
-            if let Seg::Field(name) = seg {
-                fields.push(name.clone());
-            }
+        if let Seg::Field(name) = seg {
+            fields.push(name.clone());
         }
         if let Some(dc) = desired_child {
-            walk(kind, owned_child, Some(dc), others_child, live_child, path, fields, out);
+            walk(
+                kind,
+                owned_child,
+                Some(dc),
+                others_child,
+                live_child,
+                path,
+                fields,
+                out,
+            );
         } else if !is_field {
             // A list item: removed unless another manager owns the item itself.
             if others_child.is_some_and(|o| o.member) {
@@ -230,7 +251,16 @@ fn walk(
                     if o.member {
                         out.released.push(path.clone());
                     }
-                    walk(kind, owned_child, None, Some(o), live_child, path, fields, out);
+                    walk(
+                        kind,
+                        owned_child,
+                        None,
+                        Some(o),
+                        live_child,
+                        path,
+                        fields,
+                        out,
+                    );
                 }
                 _ => out.removed.push(path.clone()),
             }

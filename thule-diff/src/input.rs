@@ -46,9 +46,8 @@ pub fn split_documents<'a>(text: &'a str, file: &'a str) -> Vec<RawDoc<'a>> {
     let mut docs = Vec::new();
     let mut start = 0usize;
     let mut start_line = 1usize;
-    let mut line_no = 1usize;
     let mut pos = 0usize;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
         if pos > start && is_doc_start(line) {
             docs.push(RawDoc {
                 file,
@@ -60,7 +59,6 @@ pub fn split_documents<'a>(text: &'a str, file: &'a str) -> Vec<RawDoc<'a>> {
             start_line = line_no;
         }
         pos += line.len();
-        line_no += 1;
     }
     if pos > start {
         docs.push(RawDoc {
@@ -76,14 +74,19 @@ pub fn split_documents<'a>(text: &'a str, file: &'a str) -> Vec<RawDoc<'a>> {
 fn may_hold_secret(text: &str) -> bool {
     text.lines().any(|l| {
         let l = l.trim_start();
-        l.starts_with("kind: Secret") || l.starts_with("kind: \"Secret\"") || l.starts_with("kind: 'Secret'")
+        l.starts_with("kind: Secret")
+            || l.starts_with("kind: \"Secret\"")
+            || l.starts_with("kind: 'Secret'")
     })
 }
 
 /// Drop documents whose exact text appears on both sides (as a multiset), returning the rest
 /// of each side and how many were matched. Secrets are never skipped, so their values always
 /// reach the redaction set.
-pub fn skip_identical<'a>(base: Vec<RawDoc<'a>>, desired: Vec<RawDoc<'a>>) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, usize) {
+pub fn skip_identical<'a>(
+    base: Vec<RawDoc<'a>>,
+    desired: Vec<RawDoc<'a>>,
+) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, usize) {
     let mut counts: HashMap<&str, usize> = HashMap::with_capacity(base.len());
     for d in &base {
         *counts.entry(d.text).or_default() += 1;

@@ -80,8 +80,8 @@ pub mod yamlout;
 
 pub use engine::{DiffError, DiffInput, DiffOptions, diff};
 pub use plan::{
-    Action, ApplyMode, Change, ChangeOrigin, Detail, ObjectPlan, ObjectState, Op, PLAN_SCHEMA, Plan,
-    Risk, Severity, Summary,
+    Action, ApplyMode, Change, ChangeOrigin, Detail, ObjectPlan, ObjectState, Op, PLAN_SCHEMA,
+    Plan, Risk, Severity, Summary,
 };
 pub use thule_core::cluster::LiveOutcome;
 pub use thule_core::{Manifest, ObjectKey};

@@ -101,19 +101,20 @@ pub fn apply_discriminators(kind: Kind<'_>, predicted: &mut Value) -> Vec<Path> 
         "StatefulSet" | "DaemonSet" => ("updateStrategy", "OnDelete"),
         _ => return cleared,
     };
-    if let Some(Value::Object(s)) = predicted.get_mut("spec").and_then(|s| s.get_mut(field)) {
-        if s.get("type").and_then(Value::as_str) == Some(other) && s.remove("rollingUpdate").is_some() {
-            cleared.push(vec![
-                Seg::Field("spec".into()),
-                Seg::Field(field.into()),
-                Seg::Field("rollingUpdate".into()),
-            ]);
-        }
+    if let Some(Value::Object(s)) = predicted.get_mut("spec").and_then(|s| s.get_mut(field))
+        && s.get("type").and_then(Value::as_str) == Some(other)
+        && s.remove("rollingUpdate").is_some()
+    {
+        cleared.push(vec![
+            Seg::Field("spec".into()),
+            Seg::Field(field.into()),
+            Seg::Field("rollingUpdate".into()),
+        ]);
     }
     cleared
 }
 
-fn list_keys<'k>(kind: Kind<'_>, fields: &[String], seg: &'k Seg) -> Vec<String> {
+fn list_keys(kind: Kind<'_>, fields: &[String], seg: &Seg) -> Vec<String> {
     let fs: Vec<&str> = fields.iter().map(String::as_str).collect();
     match schema::list_type(kind, &fs) {
         ListType::Map(keys) => keys.iter().map(|k| (*k).to_owned()).collect(),
@@ -209,7 +210,7 @@ fn scalar_eq(kind: Kind<'_>, fields: &[&str], a: &Value, b: &Value) -> bool {
 }
 
 /// Semantic equality under list semantics (map/set order ignored, atomic order kept).
-pub fn sem_eq(kind: Kind<'_>, a: &Value, b: &Value, fields: &mut Vec<String>) -> bool {
+pub fn sem_eq(kind: Kind<'_>, a: &Value, b: &Value, fields: &[String]) -> bool {
     let fs: Vec<&str> = fields.iter().map(String::as_str).collect();
     sem_eq_at(kind, a, b, &mut fs.clone())
 }
@@ -291,7 +292,15 @@ pub fn compare(kind: Kind<'_>, before: &Value, after: &Value) -> (Vec<RawChange>
     let mut notes = CompareNotes::default();
     let mut path = Vec::new();
     let mut fields = Vec::new();
-    cmp_at(kind, Some(before), Some(after), &mut path, &mut fields, &mut out, &mut notes);
+    cmp_at(
+        kind,
+        Some(before),
+        Some(after),
+        &mut path,
+        &mut fields,
+        &mut out,
+        &mut notes,
+    );
     (out, notes)
 }
 
@@ -462,7 +471,15 @@ fn cmp_at<'a>(
                         let k = k.clone().unwrap_or_default();
                         path.push(Seg::Key(k.clone()));
                         let other = ak.iter().position(|x| x.as_deref() == Some(k.as_str()));
-                        cmp_at(kind, Some(&bi[i]), other.map(|j| &ai[j]), path, fields, out, notes);
+                        cmp_at(
+                            kind,
+                            Some(&bi[i]),
+                            other.map(|j| &ai[j]),
+                            path,
+                            fields,
+                            out,
+                            notes,
+                        );
                         path.pop();
                     }
                     for (j, k) in ak.iter().enumerate() {
@@ -483,15 +500,13 @@ fn cmp_at<'a>(
             if sem_eq_at(kind, b, a, fields) {
                 return;
             }
-            if let (Value::String(x), Value::String(y)) = (b, a) {
-                if !kind.builtin {
-                    if let (Some(p), Some(q)) = (Quantity::parse(x), Quantity::parse(y)) {
-                        if p.nanos == q.nanos {
-                            notes.format_only.push(path.clone());
-                            return;
-                        }
-                    }
-                }
+            if let (Value::String(x), Value::String(y)) = (b, a)
+                && !kind.builtin
+                && let (Some(p), Some(q)) = (Quantity::parse(x), Quantity::parse(y))
+                && p.nanos == q.nanos
+            {
+                notes.format_only.push(path.clone());
+                return;
             }
             out.push(RawChange {
                 path: path.clone(),
@@ -508,7 +523,9 @@ fn cmp_at<'a>(
 fn quantity_loose_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| quantity_loose_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| quantity_loose_eq(v, w)))
         }
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(v, w)| quantity_loose_eq(v, w))

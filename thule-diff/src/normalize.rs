@@ -8,8 +8,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 
 use crate::path::{canonical_number, item_key};
-use crate::schema::{self, Kind, ListType, QuantityPath};
 use crate::quantity::Quantity;
+use crate::schema::{self, Kind, ListType, QuantityPath};
 
 /// Which input a value comes from; desired sides get tool metadata and are type-checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,7 +154,12 @@ pub fn normalize(obj: &Value, kind: Kind<'_>, side: Side, ctx: &NormalizeContext
     out
 }
 
-fn fix_metadata(top: &mut Map<String, Value>, side: Side, ctx: &NormalizeContext, out: &mut Normalized) {
+fn fix_metadata(
+    top: &mut Map<String, Value>,
+    side: Side,
+    ctx: &NormalizeContext,
+    out: &mut Normalized,
+) {
     let meta = top
         .entry("metadata")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -308,10 +313,10 @@ fn canon<'a>(
             }
         }
         Value::Number(n) => {
-            if let Some(qp) = schema::quantity_path(kind, fields) {
-                if let Some(q) = Quantity::parse(&n.to_string()) {
-                    return Some(Value::String(quantity_string(q, qp)));
-                }
+            if let Some(qp) = schema::quantity_path(kind, fields)
+                && let Some(q) = Quantity::parse(&n.to_string())
+            {
+                return Some(Value::String(quantity_string(q, qp)));
             }
             let v = Value::Number(canonical_number(n));
             if schema::zero_scalar_is_absent(kind, fields, &v) {
@@ -321,17 +326,20 @@ fn canon<'a>(
             }
         }
         Value::String(s) => {
-            if let Some(qp) = schema::quantity_path(kind, fields) {
-                if let Some(q) = Quantity::parse(s) {
-                    return Some(Value::String(quantity_string(q, qp)));
-                }
+            if let Some(qp) = schema::quantity_path(kind, fields)
+                && let Some(q) = Quantity::parse(s)
+            {
+                return Some(Value::String(quantity_string(q, qp)));
             }
-            if schema::base64_path(kind, fields) && !(kind.kind == "Secret" && kind.group.is_empty()) {
+            if schema::base64_path(kind, fields)
+                && !(kind.kind == "Secret" && kind.group.is_empty())
+            {
                 if let Some(bytes) = decode_base64(s) {
                     return Some(Value::String(encode_base64(&bytes)));
                 }
                 if side == Side::Desired {
-                    out.invalid.push(format!("{}: not valid base64", fields.join(".")));
+                    out.invalid
+                        .push(format!("{}: not valid base64", fields.join(".")));
                 }
             }
             if schema::zero_scalar_is_absent(kind, fields, v) {
@@ -382,12 +390,11 @@ fn canon<'a>(
                 let mut seen = std::collections::BTreeSet::new();
                 for item in &res {
                     match item_key(keys, item) {
-                        Some(key) => {
-                            if !seen.insert(key.clone()) && side == Side::Desired {
-                                out.duplicate_keys
-                                    .push(format!("{}: duplicate item {key}", fields.join(".")));
-                            }
+                        Some(key) if !seen.insert(key.clone()) && side == Side::Desired => {
+                            out.duplicate_keys
+                                .push(format!("{}: duplicate item {key}", fields.join(".")));
                         }
+                        Some(_) => {}
                         None if side == Side::Desired => out.invalid.push(format!(
                             "{}: an item lacks the list key field(s) {}",
                             fields.join("."),
@@ -440,7 +447,13 @@ mod tests {
             .as_str()
             .and_then(|a| a.rsplit_once('/').map(|(g, _)| g.to_owned()))
             .unwrap_or_default();
-        normalize(&v, Kind::new(&group, &kind), side, &NormalizeContext::default()).value
+        normalize(
+            &v,
+            Kind::new(&group, &kind),
+            side,
+            &NormalizeContext::default(),
+        )
+        .value
     }
 
     #[test]

@@ -48,13 +48,13 @@ pub fn canonical_numbers(v: &Value) -> Value {
 
 /// An integral float as an integer; other numbers unchanged.
 pub fn canonical_number(n: &serde_json::Number) -> serde_json::Number {
-    if n.is_f64() {
-        if let Some(f) = n.as_f64() {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
-            if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                return serde_json::Number::from(f as i64);
-            }
-        }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    if n.is_f64()
+        && let Some(f) = n.as_f64()
+        && f.fract() == 0.0
+        && f.abs() < 9.0e15
+    {
+        return serde_json::Number::from(f as i64);
     }
     n.clone()
 }

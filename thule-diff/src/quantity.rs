@@ -137,7 +137,11 @@ impl Quantity {
             if self.nanos % div == 0 || e == -9 {
                 let mantissa = self.nanos / div;
                 let suffix = if exponent_form {
-                    if e == 0 { String::new() } else { format!("e{e}") }
+                    if e == 0 {
+                        String::new()
+                    } else {
+                        format!("e{e}")
+                    }
                 } else {
                     match e {
                         -9 => "n",
@@ -216,7 +220,10 @@ mod tests {
             assert_eq!(canon(input), want, "{input}");
         }
         assert_eq!(
-            Quantity::parse("0.1m").unwrap().round_up_milli().canonical(),
+            Quantity::parse("0.1m")
+                .unwrap()
+                .round_up_milli()
+                .canonical(),
             "1m"
         );
     }

@@ -115,9 +115,18 @@ pub fn sensitive_key(name: &str) -> bool {
 
 /// A key that names a reference, not a value (`secretName: db`, `tokenPath: /var/run/x`).
 fn reference_key(name: &str, value: &str) -> bool {
-    let ref_suffix = ["Name", "Ref", "Path", "File", "Selector", "SecretName", "SecretRef", "KeyRef"]
-        .iter()
-        .any(|s| name.ends_with(s));
+    let ref_suffix = [
+        "Name",
+        "Ref",
+        "Path",
+        "File",
+        "Selector",
+        "SecretName",
+        "SecretRef",
+        "KeyRef",
+    ]
+    .iter()
+    .any(|s| name.ends_with(s));
     let dns_or_path = !value.is_empty()
         && (value.starts_with('/')
             || value
@@ -146,21 +155,16 @@ pub fn is_sensitive(kind: Kind<'_>, path: &[Seg], value: &Value) -> bool {
         _ => "",
     };
     // env[name=X].value
-    if last == "value" && path.len() >= 2 {
-        if let Some(key @ Seg::Key(_)) = path.get(path.len() - 2) {
-            if key_fields(key) == ["name"] {
-                if let Seg::Key(json) = key {
-                    if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(json) {
-                        if m.get("name")
-                            .and_then(Value::as_str)
-                            .is_some_and(sensitive_key)
-                        {
-                            return true;
-                        }
-                    }
-                }
-            }
-        }
+    if last == "value"
+        && path.len() >= 2
+        && let Some(key @ Seg::Key(json)) = path.get(path.len() - 2)
+        && key_fields(key) == ["name"]
+        && let Ok(Value::Object(m)) = serde_json::from_str::<Value>(json)
+        && m.get("name")
+            .and_then(Value::as_str)
+            .is_some_and(sensitive_key)
+    {
+        return true;
     }
     let keyed_kind = !kind.builtin || (kind.group.is_empty() && kind.kind == "ConfigMap");
     if keyed_kind
@@ -178,57 +182,6 @@ fn secret_data_path(kind: Kind<'_>, path: &[Seg]) -> bool {
         && kind.kind == "Secret"
         && matches!(path.first(), Some(Seg::Field(f)) if f == "data" || f == "stringData")
         && path.len() >= 2
-}
-
-/// Replace every sensitive scalar inside `v` (found at `path`) with `marker`. Returns whether
-/// anything was replaced; sensitive originals are pushed to `seen`.
-pub fn mask_value(
-    kind: Kind<'_>,
-    path: &mut Vec<Seg>,
-    v: &mut Value,
-    marker: &str,
-    seen: &mut Vec<String>,
-) -> bool {
-    match v {
-        Value::Object(m) => {
-            let mut any = false;
-            for (k, c) in m.iter_mut() {
-                path.push(Seg::Field(k.clone()));
-                any |= mask_value(kind, path, c, marker, seen);
-                path.pop();
-            }
-            any
-        }
-        Value::Array(items) => {
-            let mut any = false;
-            for (i, it) in items.iter_mut().enumerate() {
-                let seg = match it.get("name").and_then(Value::as_str) {
-                    Some(n) => Seg::Key(
-                        serde_json::to_string(&serde_json::json!({ "name": n }))
-                            .unwrap_or_default(),
-                    ),
-                    None => Seg::Index(i),
-                };
-                path.push(seg);
-                any |= mask_value(kind, path, it, marker, seen);
-                path.pop();
-            }
-            any
-        }
-        scalar => {
-            if is_sensitive(kind, path, scalar) {
-                if let Value::String(s) = scalar {
-                    if s.len() >= MIN_SCRUB_LEN {
-                        seen.push(s.clone());
-                    }
-                }
-                *scalar = Value::String(marker.to_owned());
-                true
-            } else {
-                false
-            }
-        }
-    }
 }
 
 /// The taint set: secret values that must not appear in any output text.
@@ -330,7 +283,14 @@ mod tests {
         ] {
             assert!(sensitive_key(k), "{k}");
         }
-        for k in ["name", "image", "replicas", "tokenizer", "passage", "author"] {
+        for k in [
+            "name",
+            "image",
+            "replicas",
+            "tokenizer",
+            "passage",
+            "author",
+        ] {
             assert!(!sensitive_key(k), "{k}");
         }
         assert!(reference_key("passwordSecretRef", "db-creds"));
@@ -344,6 +304,9 @@ mod tests {
         r.add("hunter2xyz");
         r.add("abc");
         r.finish();
-        assert_eq!(r.scrub("a hunter2xyz b hunter2x c abc"), "a [REDACTED] b [REDACTED] c abc");
+        assert_eq!(
+            r.scrub("a hunter2xyz b hunter2x c abc"),
+            "a [REDACTED] b [REDACTED] c abc"
+        );
     }
 }

@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::plan::{Action, Change, ChangeOrigin, ObjectPlan, Plan};
-use crate::redact::{MARK_AFTER, MARK_BEFORE};
 
 /// The plan as pretty JSON with a final newline.
 pub fn to_json(plan: &Plan) -> String {
@@ -102,7 +101,9 @@ pub fn to_text(plan: &Plan) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The plan as Markdown (a merge request comment body).
@@ -112,9 +113,16 @@ pub fn to_markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "### thule plan\n");
     let _ = writeln!(out, "| create | patch | delete | replace | unchanged |");
     let _ = writeln!(out, "|---:|---:|---:|---:|---:|");
-    let _ = writeln!(out, "| {} | {} | {} | {} | {} |", s.create, s.patch, s.delete, s.replace, s.noop);
-    let sections: [(&str, &dyn Fn(&ObjectPlan) -> bool); 4] = [
-        ("Delete / replace", &|o| matches!(o.action, Action::Delete | Action::Replace)),
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} |",
+        s.create, s.patch, s.delete, s.replace, s.noop
+    );
+    type Pick<'p> = &'p dyn Fn(&ObjectPlan) -> bool;
+    let sections: [(&str, Pick<'_>); 4] = [
+        ("Delete / replace", &|o| {
+            matches!(o.action, Action::Delete | Action::Replace)
+        }),
         ("Patch", &|o| o.action == Action::Patch),
         ("Create", &|o| o.action == Action::Create),
         ("No-op", &|o| o.action == Action::Noop),
@@ -126,13 +134,19 @@ pub fn to_markdown(plan: &Plan) -> String {
         }
         let _ = writeln!(out, "\n#### {title} ({})\n", objs.len());
         for o in objs {
-            let _ = writeln!(out, "<details><summary><code>{}</code></summary>\n", md_escape(&header(o)));
+            let _ = writeln!(
+                out,
+                "<details><summary><code>{}</code></summary>\n",
+                md_escape(&header(o))
+            );
             for n in &o.notes {
                 let _ = writeln!(out, "- {}", md_escape(n));
             }
             if !o.changes.is_empty() && o.action != Action::Create {
-                let (shown, drift): (Vec<&Change>, Vec<&Change>) =
-                    o.changes.iter().partition(|c| c.origin != ChangeOrigin::Drift);
+                let (shown, drift): (Vec<&Change>, Vec<&Change>) = o
+                    .changes
+                    .iter()
+                    .partition(|c| c.origin != ChangeOrigin::Drift);
                 out.push_str("\n```diff\n");
                 for c in shown {
                     let _ = writeln!(out, "{}", change_line(c));
@@ -161,6 +175,5 @@ pub fn to_markdown(plan: &Plan) -> String {
             out.push_str("\n</details>\n");
         }
     }
-    let _ = (MARK_BEFORE, MARK_AFTER);
     plan.scrub(&out)
 }

@@ -133,8 +133,10 @@ pub fn atomic_map(k: Kind<'_>, fields: &[&str]) -> bool {
         return false;
     }
     match fields.last() {
-        Some(&("selector" | "labelSelector" | "namespaceSelector" | "podSelector"
-        | "objectSelector")) => {
+        Some(
+            &("selector" | "labelSelector" | "namespaceSelector" | "podSelector"
+            | "objectSelector"),
+        ) => {
             // Service.spec.selector is a plain map[string]string (atomic as well in SSA).
             true
         }
@@ -224,7 +226,13 @@ pub fn zero_scalar_is_absent(k: Kind<'_>, fields: &[&str], v: &serde_json::Value
     match v {
         Value::Bool(false) => matches!(
             last,
-            "hostNetwork" | "hostPID" | "hostIPC" | "stdin" | "stdinOnce" | "tty" | "readOnly"
+            "hostNetwork"
+                | "hostPID"
+                | "hostIPC"
+                | "stdin"
+                | "stdinOnce"
+                | "tty"
+                | "readOnly"
                 | "paused"
         ),
         Value::Number(n) => {

@@ -40,7 +40,7 @@ enum Level {
     Other,
 }
 
-fn ordered_keys<'m>(m: &'m Map<String, Value>, level: Level) -> Vec<&'m String> {
+fn ordered_keys(m: &Map<String, Value>, level: Level) -> Vec<&String> {
     let first: &[&str] = match level {
         Level::Top => &["apiVersion", "kind", "metadata"],
         Level::Metadata => &["name", "namespace", "labels", "annotations"],
@@ -161,7 +161,8 @@ fn block_ok(s: &str) -> bool {
     let first_line = s.split('\n').next().unwrap_or("");
     !first_line.starts_with(' ')
         && !first_line.is_empty()
-        && s.split('\n').all(|l| !l.ends_with(' ') && !l.ends_with('\t'))
+        && s.split('\n')
+            .all(|l| !l.ends_with(' ') && !l.ends_with('\t'))
         && s.chars().all(|c| c == '\n' || !c.is_control())
 }
 
@@ -174,7 +175,11 @@ fn emit_block(out: &mut String, s: &str, ind: usize) {
     };
     out.push('|');
     out.push_str(chomp);
-    let body = if trailing == 1 { &s[..s.len() - 1] } else { s.trim_end_matches('\n') };
+    let body = if trailing == 1 {
+        &s[..s.len() - 1]
+    } else {
+        s.trim_end_matches('\n')
+    };
     for line in body.split('\n') {
         out.push('\n');
         if !line.is_empty() {
@@ -207,8 +212,9 @@ fn needs_quotes(s: &str, key: bool) -> bool {
         return true;
     }
     // Sexagesimal-looking (`1:30`) and anything YAML 1.1 reads as another type.
-    if s.bytes().all(|b| b.is_ascii_digit() || b == b':' || b == b'.' || b == b'_' || b == b'+' || b == b'-')
-        && s.contains(':')
+    if s.bytes().all(|b| {
+        b.is_ascii_digit() || b == b':' || b == b'.' || b == b'_' || b == b'+' || b == b'-'
+    }) && s.contains(':')
     {
         return true;
     }

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
-use thule_diff::input::{parse_stream, skip_identical, split_documents, parse_documents};
+use thule_diff::input::{parse_documents, parse_stream, skip_identical, split_documents};
 use thule_diff::{Action, DiffInput, DiffOptions, diff};
 
 fn bench_dir() -> PathBuf {
@@ -33,7 +33,9 @@ fn gunzip(src: &Path, dir: &Path) -> Result<String> {
 type Key = (String, String, String, String, String);
 
 fn expected(pair: &str) -> Result<BTreeSet<Key>> {
-    let truth: Value = serde_json::from_slice(&std::fs::read(bench_dir().join(format!("{pair}-changes.json")))?)?;
+    let truth: Value = serde_json::from_slice(&std::fs::read(
+        bench_dir().join(format!("{pair}-changes.json")),
+    )?)?;
     let mut out = BTreeSet::new();
     for c in truth["changes"].as_array().context("changes")? {
         let action = match c["type"].as_str().unwrap_or_default() {
@@ -42,7 +44,13 @@ fn expected(pair: &str) -> Result<BTreeSet<Key>> {
             _ => "patch",
         };
         let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
-        out.insert((action.to_owned(), s("group"), s("kind"), s("namespace"), s("name")));
+        out.insert((
+            action.to_owned(),
+            s("group"),
+            s("kind"),
+            s("namespace"),
+            s("name"),
+        ));
     }
     Ok(out)
 }
@@ -65,8 +73,14 @@ fn found(plan: &thule_diff::Plan) -> BTreeSet<Key> {
 
 fn check_pair(pair: &str) -> Result<()> {
     let tmp = tempfile::tempdir()?;
-    let base_text = gunzip(&bench_dir().join(format!("{pair}-base.yaml.gz")), tmp.path())?;
-    let mod_text = gunzip(&bench_dir().join(format!("{pair}-modified.yaml.gz")), tmp.path())?;
+    let base_text = gunzip(
+        &bench_dir().join(format!("{pair}-base.yaml.gz")),
+        tmp.path(),
+    )?;
+    let mod_text = gunzip(
+        &bench_dir().join(format!("{pair}-modified.yaml.gz")),
+        tmp.path(),
+    )?;
     let want = expected(pair)?;
     let opts = DiffOptions::default();
 
@@ -83,10 +97,15 @@ fn check_pair(pair: &str) -> Result<()> {
     })?;
     assert_eq!(found(&plan), want, "{pair}: full parse");
     assert!(
-        plan.objects.iter().all(|o| o.detail.is_none() || o.detail == Some(thule_diff::Detail::Hook)),
+        plan.objects
+            .iter()
+            .all(|o| o.detail.is_none() || o.detail == Some(thule_diff::Detail::Hook)),
         "{pair}: no details expected but hooks"
     );
-    assert_eq!(plan.summary.noop + want.len(), base.len().max(desired.len()) + plan.summary.create.min(plan.summary.delete));
+    assert_eq!(
+        plan.summary.noop + want.len(),
+        base.len().max(desired.len()) + plan.summary.create.min(plan.summary.delete)
+    );
 
     // Fast path: byte-identical documents skipped before parsing; same result.
     let (b, d, skipped) = skip_identical(
@@ -105,7 +124,11 @@ fn check_pair(pair: &str) -> Result<()> {
     })?;
     assert_eq!(found(&plan2), want, "{pair}: fast path");
     assert_eq!(plan2.summary, plan.summary, "{pair}: same counts");
-    assert_eq!(thule_diff::render::to_json(&plan2), thule_diff::render::to_json(&plan), "{pair}: same JSON");
+    assert_eq!(
+        thule_diff::render::to_json(&plan2),
+        thule_diff::render::to_json(&plan),
+        "{pair}: same JSON"
+    );
 
     // Each patch of the ground truth is exactly the described edit.
     for o in plan.objects.iter().filter(|o| o.action == Action::Patch) {

@@ -42,14 +42,29 @@ fn with_labels(mut v: Value, labels: &std::collections::BTreeMap<String, String>
 /// Diff desired (also the base) against a server-like live copy of `live_desired` owned by
 /// the Flux manager.
 fn fk_against(live_desired: &Value, desired: Value) -> thule_diff::Plan {
-    let live = server_like(live_desired, Some(("kustomize-controller", fields_v1_of(live_desired))));
-    run(&fk(), Some(desired.clone()), Some(desired), Live::Found(live))
+    let live = server_like(
+        live_desired,
+        Some(("kustomize-controller", fields_v1_of(live_desired))),
+    );
+    run(
+        &fk(),
+        Some(desired.clone()),
+        Some(desired),
+        Live::Found(live),
+    )
 }
 
 fn assert_noop(plan: &thule_diff::Plan) {
-    assert_eq!(plan.summary.noop, 1, "{}", thule_diff::render::to_text(plan));
+    assert_eq!(
+        plan.summary.noop,
+        1,
+        "{}",
+        thule_diff::render::to_text(plan)
+    );
     assert!(
-        plan.objects.iter().all(|o| o.action == Action::Noop && o.changes.is_empty()),
+        plan.objects
+            .iter()
+            .all(|o| o.action == Action::Noop && o.changes.is_empty()),
         "{}",
         thule_diff::render::to_text(plan)
     );
@@ -65,15 +80,27 @@ fn case_01_defaults_and_owner_labels_are_noop() {
     opts.inject_labels = flux_labels();
     let desired = deployment(web("registry/web:1.4.2"));
     let applied = with_labels(desired.clone(), &flux_labels());
-    let live = server_like(&applied, Some(("kustomize-controller", fields_v1_of(&applied))));
-    let plan = run(&opts, Some(desired.clone()), Some(desired), Live::Found(live));
+    let live = server_like(
+        &applied,
+        Some(("kustomize-controller", fields_v1_of(&applied))),
+    );
+    let plan = run(
+        &opts,
+        Some(desired.clone()),
+        Some(desired),
+        Live::Found(live),
+    );
     assert_noop(&plan);
 }
 
 #[test]
 fn case_02_quantity_forms_are_noop() {
-    let live = deployment(resources(json!({"requests": {"cpu": "1", "memory": "1Gi"}})));
-    let desired = deployment(resources(json!({"requests": {"cpu": "1000m", "memory": "1024Mi"}})));
+    let live = deployment(resources(
+        json!({"requests": {"cpu": "1", "memory": "1Gi"}}),
+    ));
+    let desired = deployment(resources(
+        json!({"requests": {"cpu": "1000m", "memory": "1024Mi"}}),
+    ));
     assert_noop(&fk_against(&live, desired));
 }
 
@@ -100,7 +127,10 @@ fn case_05_memory_change_is_patch() {
     assert_eq!(o.action, Action::Patch);
     assert_eq!(
         paths(o),
-        vec![("spec.template.spec.containers[name=web].resources.requests.memory".into(), "replace")]
+        vec![(
+            "spec.template.spec.containers[name=web].resources.requests.memory".into(),
+            "replace"
+        )]
     );
     assert_eq!(o.changes[0].before, Some(json!("1Gi")));
     assert_eq!(o.changes[0].after, Some(json!("2Gi")));
@@ -140,8 +170,10 @@ fn case_07_defaulted_target_port_is_noop() {
 
 #[test]
 fn case_08_port_order_is_noop() {
-    let live = live_service(json!([{"port": 53, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]));
-    let desired = service(json!([{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]));
+    let live =
+        live_service(json!([{"port": 53, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]));
+    let desired =
+        service(json!([{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]));
     assert_noop(&run(&any(), None, Some(desired), Live::Found(live)));
 }
 
@@ -170,7 +202,10 @@ fn case_10_secret_change_reports_key_only() {
     assert_eq!(paths(o), vec![("data.password".into(), "replace")]);
     let c = &o.changes[0];
     assert!(c.sensitive);
-    assert_eq!((c.before.clone(), c.after.clone()), (Some(Value::Null), Some(Value::Null)));
+    assert_eq!(
+        (c.before.clone(), c.after.clone()),
+        (Some(Value::Null), Some(Value::Null))
+    );
     let out = all_outputs(&plan);
     for leak in ["b2xk", "bmV3", "\"new\"", "old", "bytes"] {
         assert!(!out.contains(leak), "{leak} leaked:\n{out}");
@@ -180,7 +215,9 @@ fn case_10_secret_change_reports_key_only() {
 
 #[test]
 fn case_11_wrapped_base64_is_noop() {
-    let blob: String = (0..200u32).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let blob: String = (0..200u32)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
     let b64 = thule_diff::normalize::encode_base64(blob.as_bytes());
     let wrapped = b64
         .as_bytes()
@@ -261,21 +298,43 @@ fn sts(storage: &str, live: bool) -> Value {
 
 #[test]
 fn case_17_vct_change_is_one_atomic_change_without_default_noise() {
-    let plan = run(&fk(), None, Some(sts("20Gi", false)), Live::Found(sts("10Gi", true)));
+    let plan = run(
+        &fk(),
+        None,
+        Some(sts("20Gi", false)),
+        Live::Found(sts("10Gi", true)),
+    );
     let o = only(&plan);
     assert_eq!(o.action, Action::Patch);
-    assert_eq!(paths(o), vec![("spec.volumeClaimTemplates".into(), "replace")]);
+    assert_eq!(
+        paths(o),
+        vec![("spec.volumeClaimTemplates".into(), "replace")]
+    );
     let changed: Vec<&str> = o
         .text_diff
         .lines()
-        .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---"))
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
         .collect();
-    assert_eq!(changed, vec!["-          storage: 10Gi", "+          storage: 20Gi"], "{}", o.text_diff);
+    assert_eq!(
+        changed,
+        vec!["-          storage: 10Gi", "+          storage: 20Gi"],
+        "{}",
+        o.text_diff
+    );
 }
 
 #[test]
 fn case_18_vct_defaults_are_noop() {
-    assert_noop(&run(&fk(), None, Some(sts("10Gi", false)), Live::Found(sts("10Gi", true))));
+    assert_noop(&run(
+        &fk(),
+        None,
+        Some(sts("10Gi", false)),
+        Live::Found(sts("10Gi", true)),
+    ));
 }
 
 #[test]
@@ -288,7 +347,10 @@ fn case_19_ondelete_statefulset_image_change_is_a_patch() {
     let plan = run(&fk(), None, Some(desired), Live::Found(live));
     assert_eq!(
         paths(only(&plan)),
-        vec![("spec.template.spec.containers[name=db].image".into(), "replace")]
+        vec![(
+            "spec.template.spec.containers[name=db].image".into(),
+            "replace"
+        )]
     );
 }
 
@@ -303,13 +365,26 @@ fn case_20_pvc_expansion_is_a_patch() {
     let mut live = pvc("10Gi", "standard");
     live["spec"]["volumeName"] = json!("pvc-123");
     live["spec"]["volumeMode"] = json!("Filesystem");
-    let plan = run(&any(), None, Some(pvc("20Gi", "standard")), Live::Found(live));
-    assert_eq!(paths(only(&plan)), vec![("spec.resources.requests.storage".into(), "replace")]);
+    let plan = run(
+        &any(),
+        None,
+        Some(pvc("20Gi", "standard")),
+        Live::Found(live),
+    );
+    assert_eq!(
+        paths(only(&plan)),
+        vec![("spec.resources.requests.storage".into(), "replace")]
+    );
 }
 
 #[test]
 fn case_21_pvc_shrink_is_a_patch_of_storage() {
-    let plan = run(&any(), None, Some(pvc("10Gi", "standard")), Live::Found(pvc("20Gi", "standard")));
+    let plan = run(
+        &any(),
+        None,
+        Some(pvc("10Gi", "standard")),
+        Live::Found(pvc("20Gi", "standard")),
+    );
     let o = only(&plan);
     assert_eq!(o.action, Action::Patch);
     assert_eq!(o.changes[0].before, Some(json!("20Gi")));
@@ -322,12 +397,18 @@ fn case_23_cluster_ip_change_is_a_patch() {
     let mut desired = service(json!([{"port": 80}]));
     desired["spec"]["clusterIP"] = json!("10.0.0.5");
     let plan = run(&any(), None, Some(desired), Live::Found(live));
-    assert_eq!(paths(only(&plan)), vec![("spec.clusterIP".into(), "replace")]);
+    assert_eq!(
+        paths(only(&plan)),
+        vec![("spec.clusterIP".into(), "replace")]
+    );
 }
 
 fn hpa_scaled_live(extra: Value) -> Value {
     let applied = deployment(web("app:1"));
-    let mut live = server_like(&applied, Some(("kustomize-controller", fields_v1_of(&applied))));
+    let mut live = server_like(
+        &applied,
+        Some(("kustomize-controller", fields_v1_of(&applied))),
+    );
     live["spec"]["replicas"] = json!(7);
     live["metadata"]["managedFields"]
         .as_array_mut()
@@ -338,17 +419,28 @@ fn hpa_scaled_live(extra: Value) -> Value {
 
 #[test]
 fn case_24_ssa_releases_hpa_owned_replicas() {
-    let live = hpa_scaled_live(json!({"manager": "kube-controller-manager", "operation": "Update",
+    let live = hpa_scaled_live(
+        json!({"manager": "kube-controller-manager", "operation": "Update",
         "subresource": "scale", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
-        "fieldsV1": {"f:spec": {"f:replicas": {}}}}));
+        "fieldsV1": {"f:spec": {"f:replicas": {}}}}),
+    );
     let base = deployment(web("app:1"));
     let mut desired = base.clone();
-    desired["spec"].as_object_mut().expect("spec").remove("replicas");
+    desired["spec"]
+        .as_object_mut()
+        .expect("spec")
+        .remove("replicas");
     let plan = run(&fk(), Some(base), Some(desired), Live::Found(live));
     let o = only(&plan);
     assert_eq!(o.action, Action::Noop);
     assert!(o.changes.is_empty());
-    assert!(o.notes.iter().any(|n| n.contains("spec.replicas is released")), "{:?}", o.notes);
+    assert!(
+        o.notes
+            .iter()
+            .any(|n| n.contains("spec.replicas is released")),
+        "{:?}",
+        o.notes
+    );
 }
 
 fn last_applied(mut live: Value, applied: &Value) -> Value {
@@ -363,7 +455,10 @@ fn case_25_csa_removal_deletes_replicas() {
     let mut live = last_applied(server_like(&applied, None), &applied);
     live["spec"]["replicas"] = json!(7);
     let mut desired = applied.clone();
-    desired["spec"].as_object_mut().expect("spec").remove("replicas");
+    desired["spec"]
+        .as_object_mut()
+        .expect("spec")
+        .remove("replicas");
     let plan = run(&ac(), None, Some(desired), Live::Found(live));
     let o = only(&plan);
     assert_eq!(o.action, Action::Patch);
@@ -373,12 +468,19 @@ fn case_25_csa_removal_deletes_replicas() {
 
 #[test]
 fn case_26_hpa_drift_is_tagged_drift() {
-    let live = hpa_scaled_live(json!({"manager": "kube-controller-manager", "operation": "Update",
+    let live = hpa_scaled_live(
+        json!({"manager": "kube-controller-manager", "operation": "Update",
         "subresource": "scale", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
-        "fieldsV1": {"f:spec": {"f:replicas": {}}}}));
+        "fieldsV1": {"f:spec": {"f:replicas": {}}}}),
+    );
     let mut desired = deployment(web("app:1"));
     desired["spec"]["replicas"] = json!(2);
-    let plan = run(&fk(), Some(desired.clone()), Some(desired), Live::Found(live));
+    let plan = run(
+        &fk(),
+        Some(desired.clone()),
+        Some(desired),
+        Live::Found(live),
+    );
     let o = only(&plan);
     assert_eq!(o.action, Action::Patch);
     assert_eq!(paths(o), vec![("spec.replicas".into(), "replace")]);
@@ -387,26 +489,38 @@ fn case_26_hpa_drift_is_tagged_drift() {
 }
 
 fn env_deploy(names: &[&str]) -> Value {
-    let env: Vec<Value> = names.iter().map(|n| json!({"name": n, "value": "1"})).collect();
+    let env: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"name": n, "value": "1"}))
+        .collect();
     deployment(json!([{"name": "web", "image": "app:1", "env": env}]))
 }
 
 #[test]
 fn case_27_ssa_removes_exclusively_owned_env() {
     let applied = env_deploy(&["A", "LOG_LEVEL", "B"]);
-    let live = server_like(&applied, Some(("kustomize-controller", fields_v1_of(&applied))));
+    let live = server_like(
+        &applied,
+        Some(("kustomize-controller", fields_v1_of(&applied))),
+    );
     let desired = env_deploy(&["A", "B"]);
     let plan = run(&fk(), Some(applied), Some(desired), Live::Found(live));
     assert_eq!(
         paths(only(&plan)),
-        vec![("spec.template.spec.containers[name=web].env[name=LOG_LEVEL]".into(), "remove")]
+        vec![(
+            "spec.template.spec.containers[name=web].env[name=LOG_LEVEL]".into(),
+            "remove"
+        )]
     );
 }
 
 #[test]
 fn case_28_ssa_keeps_co_owned_env() {
     let applied = env_deploy(&["A", "LOG_LEVEL", "B"]);
-    let mut live = server_like(&applied, Some(("kustomize-controller", fields_v1_of(&applied))));
+    let mut live = server_like(
+        &applied,
+        Some(("kustomize-controller", fields_v1_of(&applied))),
+    );
     live["metadata"]["managedFields"].as_array_mut().expect("mf").push(json!({
         "manager": "kubectl-edit", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
         "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {"f:env": {
@@ -422,10 +536,18 @@ fn case_28_ssa_keeps_co_owned_env() {
 fn case_29_csa_removes_env_regardless_of_other_writers() {
     let applied = env_deploy(&["A", "LOG_LEVEL", "B"]);
     let live = last_applied(server_like(&applied, None), &applied);
-    let plan = run(&ac(), None, Some(env_deploy(&["A", "B"])), Live::Found(live));
+    let plan = run(
+        &ac(),
+        None,
+        Some(env_deploy(&["A", "B"])),
+        Live::Found(live),
+    );
     assert_eq!(
         paths(only(&plan)),
-        vec![("spec.template.spec.containers[name=web].env[name=LOG_LEVEL]".into(), "remove")]
+        vec![(
+            "spec.template.spec.containers[name=web].env[name=LOG_LEVEL]".into(),
+            "remove"
+        )]
     );
 }
 
@@ -436,7 +558,10 @@ fn case_30_env_insert_is_one_keyed_add() {
     let o = only(&plan);
     assert_eq!(
         paths(o),
-        vec![("spec.template.spec.containers[name=web].env[name=NEW]".into(), "add")]
+        vec![(
+            "spec.template.spec.containers[name=web].env[name=NEW]".into(),
+            "add"
+        )]
     );
     assert!(o.changes.iter().all(|c| !c.path.contains("env[0]")));
 }
@@ -455,27 +580,41 @@ fn case_32_args_reorder_is_an_atomic_replace() {
     assert_eq!(o.action, Action::Patch);
     assert_eq!(
         paths(o),
-        vec![("spec.template.spec.containers[name=web].args".into(), "replace")]
+        vec![(
+            "spec.template.spec.containers[name=web].args".into(),
+            "replace"
+        )]
     );
 }
 
 #[test]
 fn case_33_rollout_restart_annotation_is_noop() {
     let applied = deployment(web("app:1"));
-    let mut live = server_like(&applied, Some(("kustomize-controller", fields_v1_of(&applied))));
+    let mut live = server_like(
+        &applied,
+        Some(("kustomize-controller", fields_v1_of(&applied))),
+    );
     live["spec"]["template"]["metadata"]["annotations"] =
         json!({"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"});
     live["metadata"]["managedFields"].as_array_mut().expect("mf").push(json!({
         "manager": "kubectl-rollout", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
         "fieldsV1": {"f:spec": {"f:template": {"f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/restartedAt": {}}}}}}}));
-    assert_noop(&run(&fk(), Some(applied.clone()), Some(applied), Live::Found(live)));
+    assert_noop(&run(
+        &fk(),
+        Some(applied.clone()),
+        Some(applied),
+        Live::Found(live),
+    ));
 }
 
 #[test]
 fn case_34_defaulted_pull_policy_is_noop() {
     let d = deployment(json!([{"name": "web", "image": "nginx"}]));
     let live = server_like(&d, None);
-    assert_eq!(live["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"], json!("Always"));
+    assert_eq!(
+        live["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
+        json!("Always")
+    );
     assert_noop(&run(&any(), None, Some(d), Live::Found(live)));
 }
 
@@ -483,11 +622,15 @@ fn case_34_defaulted_pull_policy_is_noop() {
 fn case_35_explicit_pull_policy_change_is_a_patch() {
     let d = deployment(json!([{"name": "web", "image": "app:1.2"}]));
     let live = server_like(&d, None);
-    let desired = deployment(json!([{"name": "web", "image": "app:1.2", "imagePullPolicy": "Always"}]));
+    let desired =
+        deployment(json!([{"name": "web", "image": "app:1.2", "imagePullPolicy": "Always"}]));
     let plan = run(&any(), None, Some(desired), Live::Found(live));
     assert_eq!(
         paths(only(&plan)),
-        vec![("spec.template.spec.containers[name=web].imagePullPolicy".into(), "replace")]
+        vec![(
+            "spec.template.spec.containers[name=web].imagePullPolicy".into(),
+            "replace"
+        )]
     );
 }
 
@@ -530,7 +673,10 @@ fn case_37_octal_mode_equals_decimal() {
 #[test]
 fn case_38_bool_label_is_invalid_not_a_change() {
     let desired = yaml(VOL_YAML);
-    assert_eq!(desired["spec"]["template"]["metadata"]["labels"]["enabled"], json!(true));
+    assert_eq!(
+        desired["spec"]["template"]["metadata"]["labels"]["enabled"],
+        json!(true)
+    );
     let mut live = desired.clone();
     live["spec"]["template"]["metadata"]["labels"]["enabled"] = json!("true");
     live["spec"]["template"]["spec"]["volumes"][0]["configMap"]["defaultMode"] = json!(420);
@@ -538,18 +684,29 @@ fn case_38_bool_label_is_invalid_not_a_change() {
     let o = only(&plan);
     assert_eq!((o.action, o.detail), (Action::Noop, Some(Detail::Invalid)));
     assert!(o.changes.is_empty());
-    assert!(o.notes.iter().any(|n| n.contains("enabled") && n.contains("boolean")), "{:?}", o.notes);
+    assert!(
+        o.notes
+            .iter()
+            .any(|n| n.contains("enabled") && n.contains("boolean")),
+        "{:?}",
+        o.notes
+    );
 }
 
 #[test]
 fn case_39_privileged_is_a_keyed_add() {
     let d = deployment(json!([{"name": "web", "image": "app:1"}]));
     let live = server_like(&d, None);
-    let desired = deployment(json!([{"name": "web", "image": "app:1", "securityContext": {"privileged": true}}]));
+    let desired = deployment(
+        json!([{"name": "web", "image": "app:1", "securityContext": {"privileged": true}}]),
+    );
     let plan = run(&any(), None, Some(desired), Live::Found(live));
     assert_eq!(
         paths(only(&plan)),
-        vec![("spec.template.spec.containers[name=web].securityContext.privileged".into(), "add")]
+        vec![(
+            "spec.template.spec.containers[name=web].securityContext.privileged".into(),
+            "add"
+        )]
     );
 }
 
@@ -562,8 +719,16 @@ fn case_40_new_daemonset_is_create() {
     let plan = run(&any(), None, Some(ds), Live::Absent);
     let o = only(&plan);
     assert_eq!(o.action, Action::Create);
-    assert!(o.changes.iter().any(|c| c.path == "spec.template.spec.volumes[name=sock]"));
-    assert!(o.changes.iter().any(|c| c.path == "spec.template.spec.hostNetwork"));
+    assert!(
+        o.changes
+            .iter()
+            .any(|c| c.path == "spec.template.spec.volumes[name=sock]")
+    );
+    assert!(
+        o.changes
+            .iter()
+            .any(|c| c.path == "spec.template.spec.hostNetwork")
+    );
 }
 
 #[test]
@@ -583,7 +748,12 @@ fn case_42_role_rules_are_an_atomic_replace() {
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r", "namespace": "shop"},
             "rules": [{"apiGroups": [""], "resources": res, "verbs": verbs}]})
     };
-    let plan = run(&any(), None, Some(role(json!(["*"]), json!(["*"]))), Live::Found(role(json!(["get"]), json!(["pods"]))));
+    let plan = run(
+        &any(),
+        None,
+        Some(role(json!(["*"]), json!(["*"]))),
+        Live::Found(role(json!(["get"]), json!(["pods"]))),
+    );
     assert_eq!(paths(only(&plan)), vec![("rules".into(), "replace")]);
 }
 
@@ -609,12 +779,18 @@ fn case_45_removed_owned_pvc_is_delete() {
     let p = with_labels(pvc("10Gi", "standard"), &flux_labels());
     let plan = run(&owned_opts(), Some(p.clone()), None, Live::Found(p));
     let o = only(&plan);
-    assert_eq!((o.action, o.kind.as_str()), (Action::Delete, "PersistentVolumeClaim"));
+    assert_eq!(
+        (o.action, o.kind.as_str()),
+        (Action::Delete, "PersistentVolumeClaim")
+    );
 }
 
 #[test]
 fn case_46_removed_namespace_is_delete() {
-    let ns = with_labels(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}), &flux_labels());
+    let ns = with_labels(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}),
+        &flux_labels(),
+    );
     let plan = run(&owned_opts(), Some(ns.clone()), None, Live::Found(ns));
     let o = only(&plan);
     assert_eq!((o.action, o.namespace.as_str()), (Action::Delete, ""));
@@ -666,8 +842,14 @@ fn case_50_adoption_changes_only_owner_labels() {
     assert_eq!(
         paths(o),
         vec![
-            (r#"metadata.labels["kustomize.toolkit.fluxcd.io/name"]"#.into(), "add"),
-            (r#"metadata.labels["kustomize.toolkit.fluxcd.io/namespace"]"#.into(), "add"),
+            (
+                r#"metadata.labels["kustomize.toolkit.fluxcd.io/name"]"#.into(),
+                "add"
+            ),
+            (
+                r#"metadata.labels["kustomize.toolkit.fluxcd.io/namespace"]"#.into(),
+                "add"
+            ),
         ]
     );
 }
@@ -681,7 +863,9 @@ fn case_51_absent_object_is_create() {
 #[test]
 fn case_52_hash_suffixed_configmap_is_create_plus_delete() {
     let with_ref = |name: &str| {
-        deployment(json!([{"name": "web", "image": "app:1", "envFrom": [{"configMapRef": {"name": name}}]}]))
+        deployment(
+            json!([{"name": "web", "image": "app:1", "envFrom": [{"configMapRef": {"name": name}}]}]),
+        )
     };
     let old = cm("app-cfg-7g8h9k2m4t", json!({"LOG": "info"}));
     let new = cm("app-cfg-b2c4d6f8g9", json!({"LOG": "debug"}));
@@ -692,7 +876,11 @@ fn case_52_hash_suffixed_configmap_is_create_plus_delete() {
         vec![new, with_ref("app-cfg-b2c4d6f8g9")],
         Some(vec![(old, true), (live_dep, true)]),
     );
-    let actions: Vec<(String, Action)> = plan.objects.iter().map(|o| (o.name.clone(), o.action)).collect();
+    let actions: Vec<(String, Action)> = plan
+        .objects
+        .iter()
+        .map(|o| (o.name.clone(), o.action))
+        .collect();
     assert_eq!(
         actions,
         vec![
@@ -703,13 +891,21 @@ fn case_52_hash_suffixed_configmap_is_create_plus_delete() {
     );
     assert_eq!(
         paths(&plan.objects[2]),
-        vec![("spec.template.spec.containers[name=web].envFrom".into(), "replace")]
+        vec![(
+            "spec.template.spec.containers[name=web].envFrom".into(),
+            "replace"
+        )]
     );
 }
 
 #[test]
 fn case_53_configmap_content_change_is_a_patch() {
-    let plan = run(&any(), None, Some(cm("app-cfg", json!({"LOG": "debug"}))), Live::Found(cm("app-cfg", json!({"LOG": "info"}))));
+    let plan = run(
+        &any(),
+        None,
+        Some(cm("app-cfg", json!({"LOG": "debug"}))),
+        Live::Found(cm("app-cfg", json!({"LOG": "info"}))),
+    );
     let o = only(&plan);
     assert_eq!(paths(o), vec![("data.LOG".into(), "replace")]);
     assert_eq!(o.changes[0].after, Some(json!("debug")));
@@ -722,10 +918,18 @@ fn case_54_substitute_password_is_masked() {
             "metadata": {"name": "apps", "namespace": "flux-system"},
             "spec": {"postBuild": {"substitute": {"DB_PASSWORD": pw, "REGION": "eu"}}}})
     };
-    let plan = run(&fk(), Some(ks("old")), Some(ks("hunter2x")), Live::Found(ks("old")));
+    let plan = run(
+        &fk(),
+        Some(ks("old")),
+        Some(ks("hunter2x")),
+        Live::Found(ks("old")),
+    );
     let o = only(&plan);
     assert_eq!(o.action, Action::Patch);
-    assert_eq!(paths(o), vec![("spec.postBuild.substitute.DB_PASSWORD".into(), "replace")]);
+    assert_eq!(
+        paths(o),
+        vec![("spec.postBuild.substitute.DB_PASSWORD".into(), "replace")]
+    );
     assert!(o.changes[0].sensitive);
     assert!(!all_outputs(&plan).contains("hunter2x"));
 }
@@ -736,26 +940,47 @@ fn case_55_helm_values_password_is_masked() {
         json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "db", "namespace": "shop"},
             "spec": {"values": {"db": {"password": pw, "user": "app"}}}})
     };
-    let plan = run(&any(), Some(hr("aaaaaaaa")), Some(hr("bbbbbbbb")), Live::Found(hr("aaaaaaaa")));
+    let plan = run(
+        &any(),
+        Some(hr("aaaaaaaa")),
+        Some(hr("bbbbbbbb")),
+        Live::Found(hr("aaaaaaaa")),
+    );
     let o = only(&plan);
-    assert_eq!(paths(o), vec![("spec.values.db.password".into(), "replace")]);
+    assert_eq!(
+        paths(o),
+        vec![("spec.values.db.password".into(), "replace")]
+    );
     assert!(o.changes[0].sensitive);
     let out = all_outputs(&plan);
-    assert!(!out.contains("aaaaaaaa") && !out.contains("bbbbbbbb"), "{out}");
+    assert!(
+        !out.contains("aaaaaaaa") && !out.contains("bbbbbbbb"),
+        "{out}"
+    );
 }
 
 #[test]
 fn case_56_env_password_is_masked() {
-    let d = |v: &str| deployment(json!([{"name": "web", "image": "app:1", "env": [{"name": "DB_PASSWORD", "value": v}]}]));
+    let d = |v: &str| {
+        deployment(
+            json!([{"name": "web", "image": "app:1", "env": [{"name": "DB_PASSWORD", "value": v}]}]),
+        )
+    };
     let plan = fk_against(&d("x1-old-value"), d("x2-new-value"));
     let o = only(&plan);
     assert_eq!(
         paths(o),
-        vec![("spec.template.spec.containers[name=web].env[name=DB_PASSWORD].value".into(), "replace")]
+        vec![(
+            "spec.template.spec.containers[name=web].env[name=DB_PASSWORD].value".into(),
+            "replace"
+        )]
     );
     assert!(o.changes[0].sensitive);
     let out = all_outputs(&plan);
-    assert!(!out.contains("x1-old-value") && !out.contains("x2-new-value"), "{out}");
+    assert!(
+        !out.contains("x1-old-value") && !out.contains("x2-new-value"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -764,7 +989,12 @@ fn case_58_api_version_move_is_noop() {
         json!({"apiVersion": v, "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "namespace": "shop"},
             "spec": {"minReplicas": 2, "maxReplicas": 5, "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}})
     };
-    let plan = run(&any(), Some(hpa("autoscaling/v2beta2")), Some(hpa("autoscaling/v2")), Live::Found(hpa("autoscaling/v2")));
+    let plan = run(
+        &any(),
+        Some(hpa("autoscaling/v2beta2")),
+        Some(hpa("autoscaling/v2")),
+        Live::Found(hpa("autoscaling/v2")),
+    );
     assert_eq!(plan.summary.noop, 1);
     assert!(plan.objects.iter().all(|o| o.changes.is_empty()));
 }
@@ -779,14 +1009,22 @@ fn case_60_cr_quantity_format_is_format_only() {
     let desired = cq(json!("12000m"));
     let plan = run(&any(), None, Some(desired), Live::Found(live));
     let o = only(&plan);
-    assert_eq!((o.action, o.detail), (Action::Noop, Some(Detail::FormatOnly)));
+    assert_eq!(
+        (o.action, o.detail),
+        (Action::Noop, Some(Detail::FormatOnly))
+    );
     assert!(o.changes.is_empty());
 }
 
 #[test]
 fn case_61_duplicate_env_under_ssa_is_invalid() {
     let d = env_deploy(&["FOO", "FOO"]);
-    let plan = run(&fk(), None, Some(d.clone()), Live::Found(server_like(&env_deploy(&["FOO"]), None)));
+    let plan = run(
+        &fk(),
+        None,
+        Some(d.clone()),
+        Live::Found(server_like(&env_deploy(&["FOO"]), None)),
+    );
     let o = only(&plan);
     assert_eq!((o.action, o.detail), (Action::Noop, Some(Detail::Invalid)));
 }
@@ -806,7 +1044,12 @@ fn case_62_recreate_clears_rolling_update() {
             ("spec.strategy.type".into(), "replace")
         ]
     );
-    assert!(o.changes[0].note.as_deref().is_some_and(|n| n.contains("implied")));
+    assert!(
+        o.changes[0]
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("implied"))
+    );
 }
 
 #[test]
@@ -824,7 +1067,10 @@ fn case_64_service_selector_change_is_a_patch() {
     let mut desired = service(json!([{"port": 80}]));
     desired["spec"]["selector"] = json!({"app": "webapp"});
     let plan = run(&any(), None, Some(desired), Live::Found(live));
-    assert_eq!(paths(only(&plan)), vec![("spec.selector".into(), "replace")]);
+    assert_eq!(
+        paths(only(&plan)),
+        vec![("spec.selector".into(), "replace")]
+    );
 }
 
 #[test]
@@ -855,7 +1101,12 @@ fn case_67_hook_is_not_diffed_against_live() {
             "annotations": {"helm.sh/hook": "pre-upgrade"}},
             "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": img}]}}}})
     };
-    let plan = run(&ctx(Applier::Helm), Some(job("m:1")), Some(job("m:2")), Live::Found(job("m:1")));
+    let plan = run(
+        &ctx(Applier::Helm),
+        Some(job("m:1")),
+        Some(job("m:2")),
+        Live::Found(job("m:1")),
+    );
     let o = only(&plan);
     assert_eq!((o.action, o.detail), (Action::Noop, Some(Detail::Hook)));
 }
@@ -885,7 +1136,12 @@ fn case_69_null_deletes_last_applied_replicas() {
 #[test]
 fn case_70_forbidden_secret_is_unknown_with_intent_diff() {
     let s = |pw: &str| secret("stringData", json!({"password": pw}));
-    let plan = run(&fk(), Some(s("old-password")), Some(s("new-password")), Live::Forbidden(s("x")));
+    let plan = run(
+        &fk(),
+        Some(s("old-password")),
+        Some(s("new-password")),
+        Live::Forbidden(s("x")),
+    );
     let o = only(&plan);
     assert_eq!((o.action, o.detail), (Action::Noop, Some(Detail::Unknown)));
     assert_eq!(paths(o), vec![("data.password".into(), "replace")]);
@@ -899,7 +1155,10 @@ fn case_71_priority_class_value_change_is_a_patch() {
     let pc = |v: i64| json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "high"}, "value": v});
     let plan = run(&any(), None, Some(pc(2000)), Live::Found(pc(1000)));
     let o = only(&plan);
-    assert_eq!((paths(o), o.namespace.as_str()), (vec![("value".into(), "replace")], ""));
+    assert_eq!(
+        (paths(o), o.namespace.as_str()),
+        (vec![("value".into(), "replace")], "")
+    );
 }
 
 #[test]
@@ -908,8 +1167,16 @@ fn case_73_ingress_class_change_is_a_patch() {
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": "shop"},
             "spec": {"ingressClassName": c}})
     };
-    let plan = run(&any(), None, Some(ing("traefik")), Live::Found(ing("nginx")));
-    assert_eq!(paths(only(&plan)), vec![("spec.ingressClassName".into(), "replace")]);
+    let plan = run(
+        &any(),
+        None,
+        Some(ing("traefik")),
+        Live::Found(ing("nginx")),
+    );
+    assert_eq!(
+        paths(only(&plan)),
+        vec![("spec.ingressClassName".into(), "replace")]
+    );
 }
 
 #[test]
@@ -918,10 +1185,18 @@ fn case_74_knative_service_sorts_as_unknown_kind() {
     let plan = run_many(
         &any(),
         vec![],
-        vec![ksvc, deployment(web("app:1")), service(json!([{"port": 80}]))],
+        vec![
+            ksvc,
+            deployment(web("app:1")),
+            service(json!([{"port": 80}])),
+        ],
         Some(vec![]),
     );
-    let order: Vec<(String, String)> = plan.objects.iter().map(|o| (o.group.clone(), o.kind.clone())).collect();
+    let order: Vec<(String, String)> = plan
+        .objects
+        .iter()
+        .map(|o| (o.group.clone(), o.kind.clone()))
+        .collect();
     assert_eq!(
         order,
         vec![
@@ -938,7 +1213,11 @@ fn case_75_second_protocol_on_same_port_is_one_add() {
     let live = live_service(json!([{"port": 53, "protocol": "TCP"}]));
     let applied = service(json!([{"port": 53, "protocol": "TCP"}]));
     let live = last_applied(live, &applied);
-    let desired = service(json!([{"port": 53, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]));
+    let desired =
+        service(json!([{"port": 53, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]));
     let plan = run(&ac(), None, Some(desired), Live::Found(live));
-    assert_eq!(paths(only(&plan)), vec![("spec.ports[port=53,protocol=UDP]".into(), "add")]);
+    assert_eq!(
+        paths(only(&plan)),
+        vec![("spec.ports[port=53,protocol=UDP]".into(), "add")]
+    );
 }

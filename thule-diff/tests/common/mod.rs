@@ -50,7 +50,12 @@ pub fn ctx(applier: Applier) -> DiffOptions {
 
 /// Run one diff over single objects.
 pub fn run(opts: &DiffOptions, base: Option<Value>, desired: Option<Value>, live: Live) -> Plan {
-    run_many(opts, base.into_iter().collect(), desired.into_iter().collect(), live_vec(live))
+    run_many(
+        opts,
+        base.into_iter().collect(),
+        desired.into_iter().collect(),
+        live_vec(live),
+    )
 }
 
 fn live_vec(live: Live) -> Option<Vec<(Value, bool)>> {
@@ -78,7 +83,8 @@ pub fn run_many(
                 let m = mk(v.clone());
                 let mut key = m.key.clone();
                 if key.namespace.is_empty()
-                    && thule_core::object::builtin_cluster_scoped(&key.group, &key.kind) == Some(false)
+                    && thule_core::object::builtin_cluster_scoped(&key.group, &key.kind)
+                        == Some(false)
                 {
                     key.namespace = "shop".into();
                 }
@@ -150,7 +156,10 @@ fn set_default(m: &mut serde_json::Map<String, Value>, k: &str, v: Value) {
 pub fn server_like(desired: &Value, manager: Option<(&str, Value)>) -> Value {
     let mut l = desired.clone();
     let o = l.as_object_mut().expect("object");
-    let meta = o.get_mut("metadata").and_then(Value::as_object_mut).expect("metadata");
+    let meta = o
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .expect("metadata");
     meta.insert("uid".into(), json!("0c7d-11"));
     meta.insert("resourceVersion".into(), json!("12345"));
     meta.insert("generation".into(), json!(7));
@@ -198,13 +207,21 @@ pub fn server_like(desired: &Value, manager: Option<(&str, Value)>) -> Value {
                             .get("image")
                             .and_then(Value::as_str)
                             .is_some_and(|i| !i.contains(':') || i.ends_with(":latest"));
-                        set_default(c, "imagePullPolicy", json!(if latest { "Always" } else { "IfNotPresent" }));
+                        set_default(
+                            c,
+                            "imagePullPolicy",
+                            json!(if latest { "Always" } else { "IfNotPresent" }),
+                        );
                         set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
                         set_default(c, "terminationMessagePolicy", json!("File"));
                         set_default(c, "resources", json!({}));
                         if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
                             for p in ports {
-                                set_default(p.as_object_mut().expect("port"), "protocol", json!("TCP"));
+                                set_default(
+                                    p.as_object_mut().expect("port"),
+                                    "protocol",
+                                    json!("TCP"),
+                                );
                             }
                         }
                     }
@@ -239,7 +256,10 @@ fn to_fields_v1(fs: &thule_diff::fields::FieldSet) -> Value {
         m.insert(".".into(), json!({}));
     }
     for (seg, child) in &fs.children {
-        m.insert(thule_diff::path::fields_v1_element(seg), to_fields_v1(child));
+        m.insert(
+            thule_diff::path::fields_v1_element(seg),
+            to_fields_v1(child),
+        );
     }
     Value::Object(m)
 }
