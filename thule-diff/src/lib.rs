@@ -75,6 +75,7 @@ pub mod plan;
 pub mod quantity;
 pub mod redact;
 pub mod render;
+pub mod risk;
 pub mod schema;
 pub mod yamlout;
 
@@ -83,5 +84,6 @@ pub use plan::{
     Action, ApplyMode, Change, ChangeOrigin, Detail, ObjectPlan, ObjectState, Op, PLAN_SCHEMA,
     Plan, Risk, Severity, Summary,
 };
+pub use risk::{LiveFacts, RiskContext, RiskFlag, RiskReport, assess};
 pub use thule_core::cluster::LiveOutcome;
 pub use thule_core::{Manifest, ObjectKey};

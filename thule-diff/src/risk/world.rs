@@ -1,0 +1,381 @@
+//! Cross-object facts for the rules: workloads and their references to ConfigMaps and Secrets,
+//! autoscaler targets, hash-suffix renames and namespace moves.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use thule_core::ObjectKey;
+use thule_core::cluster::LiveOutcome;
+
+use super::RiskContext;
+use crate::engine::identity_group;
+use crate::plan::{Action, Plan};
+
+/// A workload (anything with a pod template) as one side sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct Workload {
+    pub key: ObjectKey,
+    /// The object.
+    pub obj: Value,
+}
+
+impl Workload {
+    pub(crate) fn template(&self) -> Option<&Value> {
+        pod_template(&self.key.group, &self.key.kind, &self.obj)
+    }
+
+    pub(crate) fn label(&self) -> String {
+        format!("{}/{}", self.key.kind, self.key.name)
+    }
+}
+
+/// How a workload uses a ConfigMap or Secret.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Reference {
+    /// `ConfigMap` or `Secret`.
+    pub kind: &'static str,
+    /// Referenced name.
+    pub name: String,
+    /// `env`, `envFrom`, `volume`, `volume (subPath)`, `projected volume`.
+    pub how: &'static str,
+    /// Marked `optional: true`.
+    pub optional: bool,
+}
+
+/// Cross-object facts.
+#[derive(Debug, Default)]
+pub(crate) struct World {
+    /// Workloads of the desired render (plan state first, then `ctx.desired`).
+    pub desired: Vec<Workload>,
+    /// Live workloads (`ctx.live` and `facts.related`).
+    pub live: Vec<Workload>,
+    /// Keys in the desired render.
+    pub desired_keys: BTreeSet<ObjectKey>,
+    /// Objects whose pod template changes in this plan (they roll anyway).
+    pub rolling: BTreeSet<ObjectKey>,
+    /// `(namespace, kind, name)` targeted by an autoscaler (desired or live), with its label.
+    pub scaled: BTreeMap<(String, String, String), String>,
+    /// Hash-suffix renames: created or deleted key → the other name.
+    pub renames: BTreeMap<ObjectKey, String>,
+    /// Namespace moves: created or deleted key → the other namespace.
+    pub moves: BTreeMap<ObjectKey, String>,
+}
+
+/// The pod template (`{metadata, spec}`) of a workload kind, or the Pod itself.
+pub(crate) fn pod_template<'v>(group: &str, kind: &str, obj: &'v Value) -> Option<&'v Value> {
+    match (group, kind) {
+        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet")
+        | ("batch", "Job")
+        | ("", "ReplicationController") => obj.pointer("/spec/template"),
+        ("batch", "CronJob") => obj.pointer("/spec/jobTemplate/spec/template"),
+        ("", "Pod") => Some(obj),
+        _ => None,
+    }
+}
+
+/// The keyed-path prefix of the pod template of a workload kind.
+pub(crate) fn template_prefix(group: &str, kind: &str) -> Option<&'static [&'static str]> {
+    match (group, kind) {
+        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet")
+        | ("batch", "Job")
+        | ("", "ReplicationController") => Some(&["spec", "template"]),
+        ("batch", "CronJob") => Some(&["spec", "jobTemplate", "spec", "template"]),
+        ("", "Pod") => Some(&[]),
+        _ => None,
+    }
+}
+
+fn key_of(v: &Value, default_ns: Option<&str>) -> Option<ObjectKey> {
+    let api = v.get("apiVersion")?.as_str()?;
+    let kind = v.get("kind")?.as_str()?;
+    let name = v.pointer("/metadata/name")?.as_str()?;
+    let ns = v
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .or(default_ns)
+        .unwrap_or("");
+    Some(ObjectKey {
+        group: identity_group(api, kind),
+        kind: kind.to_owned(),
+        namespace: ns.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+/// The ConfigMaps and Secrets a pod template refers to.
+pub(crate) fn references(template: &Value) -> Vec<Reference> {
+    let mut out = Vec::new();
+    let spec = &template["spec"];
+    let opt = |v: &Value| v.get("optional").and_then(Value::as_bool).unwrap_or(false);
+    let mut subpath_volumes = BTreeSet::new();
+    for list in ["containers", "initContainers", "ephemeralContainers"] {
+        for c in spec[list].as_array().into_iter().flatten() {
+            for e in c["env"].as_array().into_iter().flatten() {
+                for (field, kind) in [("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")]
+                {
+                    let r = &e["valueFrom"][field];
+                    if let Some(n) = r["name"].as_str() {
+                        out.push(Reference {
+                            kind,
+                            name: n.to_owned(),
+                            how: "env",
+                            optional: opt(r),
+                        });
+                    }
+                }
+            }
+            for e in c["envFrom"].as_array().into_iter().flatten() {
+                for (field, kind) in [("configMapRef", "ConfigMap"), ("secretRef", "Secret")] {
+                    let r = &e[field];
+                    if let Some(n) = r["name"].as_str() {
+                        out.push(Reference {
+                            kind,
+                            name: n.to_owned(),
+                            how: "envFrom",
+                            optional: opt(r),
+                        });
+                    }
+                }
+            }
+            for m in c["volumeMounts"].as_array().into_iter().flatten() {
+                if m.get("subPath").or_else(|| m.get("subPathExpr")).is_some() {
+                    if let Some(n) = m["name"].as_str() {
+                        subpath_volumes.insert(n.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    for vol in spec["volumes"].as_array().into_iter().flatten() {
+        let vname = vol["name"].as_str().unwrap_or_default();
+        let how = if subpath_volumes.contains(vname) {
+            "volume (subPath)"
+        } else {
+            "volume"
+        };
+        if let Some(n) = vol["configMap"]["name"].as_str() {
+            out.push(Reference {
+                kind: "ConfigMap",
+                name: n.to_owned(),
+                how,
+                optional: opt(&vol["configMap"]),
+            });
+        }
+        if let Some(n) = vol["secret"]["secretName"].as_str() {
+            out.push(Reference {
+                kind: "Secret",
+                name: n.to_owned(),
+                how,
+                optional: opt(&vol["secret"]),
+            });
+        }
+        for s in vol["projected"]["sources"].as_array().into_iter().flatten() {
+            for (field, kind) in [("configMap", "ConfigMap"), ("secret", "Secret")] {
+                if let Some(n) = s[field]["name"].as_str() {
+                    out.push(Reference {
+                        kind,
+                        name: n.to_owned(),
+                        how: "projected volume",
+                        optional: opt(&s[field]),
+                    });
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `name` without a kustomize hash suffix (`-` and 10 chars of `[2456789bcdfghkmt]`).
+pub(crate) fn hash_stem(name: &str) -> Option<&str> {
+    let (stem, suffix) = name.rsplit_once('-')?;
+    (suffix.len() == 10
+        && !stem.is_empty()
+        && suffix.bytes().all(|b| b"2456789bcdfghkmt".contains(&b)))
+    .then_some(stem)
+}
+
+impl World {
+    pub(crate) fn build(plan: &Plan, ctx: &RiskContext<'_>) -> Self {
+        let dns = ctx.default_namespace.as_deref();
+        let mut w = World::default();
+        let hpa = |w: &mut World, ns: &str, obj: &Value, label: String| {
+            let kind = obj["kind"].as_str().unwrap_or_default();
+            let target = match kind {
+                "HorizontalPodAutoscaler" => Some((
+                    obj.pointer("/spec/scaleTargetRef/kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    obj.pointer("/spec/scaleTargetRef/name")
+                        .and_then(Value::as_str),
+                )),
+                "ScaledObject" => Some((
+                    obj.pointer("/spec/scaleTargetRef/kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or("Deployment"),
+                    obj.pointer("/spec/scaleTargetRef/name")
+                        .and_then(Value::as_str),
+                )),
+                _ => None,
+            };
+            if let Some((k, Some(n))) = target {
+                w.scaled
+                    .entry((ns.to_owned(), k.to_owned(), n.to_owned()))
+                    .or_insert(label);
+            }
+        };
+        // Desired: the plan's own desired states, then the rest of the render.
+        for o in &plan.objects {
+            let Some(d) = o.state.as_deref().and_then(|s| s.desired.as_ref()) else {
+                continue;
+            };
+            if o.action == Action::Delete {
+                continue;
+            }
+            w.desired_keys.insert(o.key.clone());
+            hpa(
+                &mut w,
+                &o.key.namespace,
+                d,
+                format!("{}/{}", o.kind, o.name),
+            );
+            if pod_template(&o.key.group, &o.key.kind, d).is_some() {
+                w.desired.push(Workload {
+                    key: o.key.clone(),
+                    obj: d.clone(),
+                });
+            }
+        }
+        for m in ctx.desired {
+            let Some(key) = key_of(&m.object, dns) else {
+                continue;
+            };
+            let key = if key.namespace.is_empty() {
+                ObjectKey {
+                    namespace: m.key.namespace.clone(),
+                    ..key
+                }
+            } else {
+                key
+            };
+            if !w.desired_keys.insert(key.clone()) {
+                continue;
+            }
+            hpa(
+                &mut w,
+                &key.namespace,
+                &m.object,
+                format!("{}/{}", key.kind, key.name),
+            );
+            if pod_template(&key.group, &key.kind, &m.object).is_some() {
+                w.desired.push(Workload {
+                    key,
+                    obj: m.object.clone(),
+                });
+            }
+        }
+        // Live.
+        let mut live_keys = BTreeSet::new();
+        let found = ctx
+            .live
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter_map(|l| match l {
+                LiveOutcome::Found(v) => Some(v),
+                _ => None,
+            });
+        for v in found.chain(ctx.facts.related.iter()) {
+            let Some(key) = key_of(v, dns) else { continue };
+            if !live_keys.insert(key.clone()) {
+                continue;
+            }
+            hpa(
+                &mut w,
+                &key.namespace,
+                v,
+                format!("{}/{} (live)", key.kind, key.name),
+            );
+            if pod_template(&key.group, &key.kind, v).is_some() {
+                w.live.push(Workload {
+                    key,
+                    obj: v.clone(),
+                });
+            }
+        }
+        // Rolling objects, renames and moves.
+        let mut created: BTreeMap<(String, String, String), Vec<&ObjectKey>> = BTreeMap::new();
+        let mut deleted: Vec<&ObjectKey> = Vec::new();
+        for o in &plan.objects {
+            if let Some(prefix) = template_prefix(&o.key.group, &o.key.kind) {
+                if !prefix.is_empty()
+                    && matches!(o.action, Action::Patch | Action::Replace)
+                    && o.changes
+                        .iter()
+                        .any(|c| super::checks::under(&c.keyed, prefix))
+                {
+                    w.rolling.insert(o.key.clone());
+                }
+            }
+            match o.action {
+                Action::Create => created
+                    .entry((o.key.group.clone(), o.key.kind.clone(), o.key.name.clone()))
+                    .or_default()
+                    .push(&o.key),
+                Action::Delete => deleted.push(&o.key),
+                _ => {}
+            }
+        }
+        for d in &deleted {
+            if let Some(c) = created.get(&(d.group.clone(), d.kind.clone(), d.name.clone())) {
+                if let Some(c) = c.iter().find(|c| c.namespace != d.namespace) {
+                    w.moves.insert((*d).clone(), c.namespace.clone());
+                    w.moves.insert((*c).clone(), d.namespace.clone());
+                }
+            }
+        }
+        for d in &deleted {
+            if !(d.group.is_empty() && matches!(d.kind.as_str(), "ConfigMap" | "Secret")) {
+                continue;
+            }
+            let Some(stem) = hash_stem(&d.name) else {
+                continue;
+            };
+            let partner = created
+                .values()
+                .flatten()
+                .filter(|c| {
+                    c.group == d.group
+                        && c.kind == d.kind
+                        && c.namespace == d.namespace
+                        && c.name != d.name
+                })
+                .find(|c| hash_stem(&c.name) == Some(stem));
+            if let Some(c) = partner {
+                w.renames.insert((*d).clone(), c.name.clone());
+                w.renames.insert((*c).clone(), d.name.clone());
+            }
+        }
+        w
+    }
+
+    /// Workloads in `namespace` (desired first; live ones only when not in the render).
+    pub(crate) fn workloads_in<'w>(
+        &'w self,
+        namespace: &'w str,
+    ) -> impl Iterator<Item = (&'w Workload, bool)> + 'w {
+        self.desired
+            .iter()
+            .filter(move |w| w.key.namespace == namespace)
+            .map(|w| (w, true))
+            .chain(
+                self.live
+                    .iter()
+                    .filter(move |w| {
+                        w.key.namespace == namespace && !self.desired_keys.contains(&w.key)
+                    })
+                    .map(|w| (w, false)),
+            )
+    }
+}
