@@ -230,27 +230,35 @@ pub(crate) fn process(v: &View<'_>, world: &World, ctx: &RiskContext<'_>, out: &
                 Op::Remove => {}
             }
         }
-        if !adopt {
-            if let Some(live) = v.st.and_then(|s| s.live.as_ref()) {
-                let missing: Vec<&String> = ctx
-                    .owner_labels
-                    .iter()
-                    .filter(|(k, val)| {
-                        s(
-                            Some(live),
-                            &format!(
-                                "/metadata/labels/{}",
-                                k.replace('~', "~0").replace('/', "~1")
-                            ),
-                        ) != Some(val.as_str())
-                    })
-                    .map(|(k, _)| k)
-                    .collect();
-                if !missing.is_empty() {
-                    out.flag("ADOPT", Medium, None,
-                        format!("{} exists without this unit's ownership labels; the apply takes it over", v.label()),
-                        missing.iter().map(|m| format!("missing label {m}")).collect());
-                }
+        if !adopt && let Some(live) = v.st.and_then(|s| s.live.as_ref()) {
+            let missing: Vec<&String> = ctx
+                .owner_labels
+                .iter()
+                .filter(|(k, val)| {
+                    s(
+                        Some(live),
+                        &format!(
+                            "/metadata/labels/{}",
+                            k.replace('~', "~0").replace('/', "~1")
+                        ),
+                    ) != Some(val.as_str())
+                })
+                .map(|(k, _)| k)
+                .collect();
+            if !missing.is_empty() {
+                out.flag(
+                    "ADOPT",
+                    Medium,
+                    None,
+                    format!(
+                        "{} exists without this unit's ownership labels; the apply takes it over",
+                        v.label()
+                    ),
+                    missing
+                        .iter()
+                        .map(|m| format!("missing label {m}"))
+                        .collect(),
+                );
             }
         }
     }
@@ -312,16 +320,16 @@ fn owners_of(live_raw: &Value, manager: &str, path: &[Seg]) -> Vec<String> {
         if m == manager || sub == "status" {
             continue;
         }
-        if let Some(Ok(fs)) = e.get("fieldsV1").map(FieldSet::from_fields_v1) {
-            if owns(&fs, path) {
-                let label = if sub.is_empty() {
-                    m.to_owned()
-                } else {
-                    format!("{m} ({sub})")
-                };
-                if !out.contains(&label) {
-                    out.push(label);
-                }
+        if let Some(Ok(fs)) = e.get("fieldsV1").map(FieldSet::from_fields_v1)
+            && owns(&fs, path)
+        {
+            let label = if sub.is_empty() {
+                m.to_owned()
+            } else {
+                format!("{m} ({sub})")
+            };
+            if !out.contains(&label) {
+                out.push(label);
             }
         }
     }
@@ -425,16 +433,17 @@ pub(crate) fn deletion(
         }
         _ => {}
     }
-    if !replace && v.o.action == Action::Delete {
-        if let Some(why) = v.st.and_then(|s| s.base.as_ref()).and_then(protected) {
-            out.flag(
-                "PROTECTION_REMOVED",
-                High,
-                None,
-                format!("protected in the base render ({why}) but deleted now"),
-                vec![why.to_owned()],
-            );
-        }
+    if !replace
+        && v.o.action == Action::Delete
+        && let Some(why) = v.st.and_then(|s| s.base.as_ref()).and_then(protected)
+    {
+        out.flag(
+            "PROTECTION_REMOVED",
+            High,
+            None,
+            format!("protected in the base render ({why}) but deleted now"),
+            vec![why.to_owned()],
+        );
     }
 }
 
@@ -670,16 +679,16 @@ fn pod_findings(tpl: &Value, prefix: &str, out: &mut Vec<Finding>) {
                     ));
                 }
             }
-            if let Some(img) = c["image"].as_str() {
-                if mutable_image(img) {
-                    out.push(f(
-                        "IMAGE_MUTABLE",
-                        Low,
-                        format!("{cp}.image"),
-                        format!("{who}: mutable tag"),
-                        format!("{who} uses a mutable image tag ({img})"),
-                    ));
-                }
+            if let Some(img) = c["image"].as_str()
+                && mutable_image(img)
+            {
+                out.push(f(
+                    "IMAGE_MUTABLE",
+                    Low,
+                    format!("{cp}.image"),
+                    format!("{who}: mutable tag"),
+                    format!("{who} uses a mutable image tag ({img})"),
+                ));
             }
         }
     }
@@ -783,19 +792,19 @@ fn rbac_findings(obj: &Value, kind: &str, out: &mut Vec<Finding>) {
             }
         }
     }
-    if kind == "ClusterRole" {
-        if let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object) {
-            for role in ["admin", "edit", "view"] {
-                let k = format!("rbac.authorization.k8s.io/aggregate-to-{role}");
-                if labels.get(&k).and_then(Value::as_str) == Some("true") {
-                    out.push(f(
-                        "RBAC_AGGREGATION",
-                        High,
-                        format!("metadata.labels[\"{k}\"]"),
-                        k.clone(),
-                        format!("permissions are aggregated into the built-in {role} role"),
-                    ));
-                }
+    if kind == "ClusterRole"
+        && let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object)
+    {
+        for role in ["admin", "edit", "view"] {
+            let k = format!("rbac.authorization.k8s.io/aggregate-to-{role}");
+            if labels.get(&k).and_then(Value::as_str) == Some("true") {
+                out.push(f(
+                    "RBAC_AGGREGATION",
+                    High,
+                    format!("metadata.labels[\"{k}\"]"),
+                    k.clone(),
+                    format!("permissions are aggregated into the built-in {role} role"),
+                ));
             }
         }
     }
@@ -901,17 +910,17 @@ fn state_findings(v: &View<'_>, obj: &Value) -> Vec<Finding> {
                 ));
             }
         }
-        ("apps", "DaemonSet") => {
-            if s(o, "/spec/updateStrategy/rollingUpdate/maxUnavailable") == Some("100%") {
-                out.push(f(
-                    "MAX_UNAVAILABLE_ALL",
-                    High,
-                    "spec.updateStrategy.rollingUpdate.maxUnavailable".into(),
-                    "rolling update can stop most pods".into(),
-                    "a rolling update may take every node's pod down at once (maxUnavailable 100%)"
-                        .into(),
-                ));
-            }
+        ("apps", "DaemonSet")
+            if s(o, "/spec/updateStrategy/rollingUpdate/maxUnavailable") == Some("100%") =>
+        {
+            out.push(f(
+                "MAX_UNAVAILABLE_ALL",
+                High,
+                "spec.updateStrategy.rollingUpdate.maxUnavailable".into(),
+                "rolling update can stop most pods".into(),
+                "a rolling update may take every node's pod down at once (maxUnavailable 100%)"
+                    .into(),
+            ));
         }
         ("apps", "StatefulSet") => {
             for w in ["whenDeleted", "whenScaled"] {
@@ -931,16 +940,17 @@ fn state_findings(v: &View<'_>, obj: &Value) -> Vec<Finding> {
             }
         }
         ("rbac.authorization.k8s.io", _) => rbac_findings(obj, k, &mut out),
-        ("", "Namespace") => {
-            if s(o, "/metadata/labels/pod-security.kubernetes.io~1enforce") == Some("privileged") {
-                out.push(f(
-                    "PSA_WEAKENED",
-                    High,
-                    "metadata.labels[\"pod-security.kubernetes.io/enforce\"]".into(),
-                    "enforce privileged".into(),
-                    "pod security enforcement is privileged: any pod is admitted".into(),
-                ));
-            }
+        ("", "Namespace")
+            if s(o, "/metadata/labels/pod-security.kubernetes.io~1enforce")
+                == Some("privileged") =>
+        {
+            out.push(f(
+                "PSA_WEAKENED",
+                High,
+                "metadata.labels[\"pod-security.kubernetes.io/enforce\"]".into(),
+                "enforce privileged".into(),
+                "pod security enforcement is privileged: any pod is admitted".into(),
+            ));
         }
         ("networking.k8s.io", "NetworkPolicy") => {
             for (dir, peers) in [("ingress", "from"), ("egress", "to")] {
@@ -1040,14 +1050,20 @@ fn state_findings(v: &View<'_>, obj: &Value) -> Vec<Finding> {
                     out.push(f("WEBHOOK_FAIL_CLOSED", High, path.clone(), format!("webhook {name} fail-closed"),
                         format!("webhook {name} fails closed on core resources without excluding kube-system: an outage blocks the cluster")));
                 }
-                if let Some(host) = wh["clientConfig"]["url"].as_str().and_then(url_host) {
-                    if !(host.ends_with(".svc")
+                if let Some(host) = wh["clientConfig"]["url"].as_str().and_then(url_host)
+                    && !(host.ends_with(".svc")
                         || host.ends_with(".svc.cluster.local")
                         || host.ends_with(".cluster.local"))
-                    {
-                        out.push(f("WEBHOOK_TRUST_CHANGE", Medium, format!("{path}.clientConfig.url"), format!("webhook {name} url {host}"),
-                            format!("webhook {name} sends admission requests outside the cluster ({host})")));
-                    }
+                {
+                    out.push(f(
+                        "WEBHOOK_TRUST_CHANGE",
+                        Medium,
+                        format!("{path}.clientConfig.url"),
+                        format!("webhook {name} url {host}"),
+                        format!(
+                            "webhook {name} sends admission requests outside the cluster ({host})"
+                        ),
+                    ));
                 }
             }
         }
@@ -1087,11 +1103,11 @@ fn state_findings(v: &View<'_>, obj: &Value) -> Vec<Finding> {
         let mut check = |list: Option<&Value>, key: &str, path: String| {
             let mut seen = BTreeSet::new();
             for it in list.and_then(Value::as_array).into_iter().flatten() {
-                if let Some(p) = it.get(key).and_then(Value::as_i64) {
-                    if !seen.insert(p) {
-                        out.push(f("SMP_KEY_COLLISION", Medium, path.clone(), format!("{key} {p}"),
+                if let Some(p) = it.get(key).and_then(Value::as_i64)
+                    && !seen.insert(p)
+                {
+                    out.push(f("SMP_KEY_COLLISION", Medium, path.clone(), format!("{key} {p}"),
                             format!("two items share {key} {p}; client-side apply merges them by {key} alone and may drop one")));
-                    }
                 }
             }
         };
@@ -1156,14 +1172,14 @@ pub(crate) fn vct_change(v: &View<'_>, out: &mut Outcome) {
                 .collect(),
         )
     };
-    if let (Some(b), Some(a)) = (names(v.before), names(v.after)) {
-        if b != a {
-            let gone: Vec<&String> = b.difference(&a).collect();
-            let new: Vec<&String> = a.difference(&b).collect();
-            out.flag("VCT_CHANGE", Critical, Some("spec.volumeClaimTemplates".into()),
+    if let (Some(b), Some(a)) = (names(v.before), names(v.after))
+        && b != a
+    {
+        let gone: Vec<&String> = b.difference(&a).collect();
+        let new: Vec<&String> = a.difference(&b).collect();
+        out.flag("VCT_CHANGE", Critical, Some("spec.volumeClaimTemplates".into()),
                 format!("claim templates change (removed {gone:?}, added {new:?}): pods get new, empty claims"),
                 vec![format!("{b:?} → {a:?}")]);
-        }
     }
 }
 
@@ -1202,16 +1218,16 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
     let patch = matches!(v.o.action, Action::Patch | Action::Replace) && v.before.is_some();
     let (before, after) = (v.before, v.after);
     // Field conflicts with other managers.
-    if let Some(st) = v.st {
-        if let (Some(raw), m) = (st.live_raw.as_ref(), manager(&st.mode)) {
-            if !m.is_empty() && v.o.action == Action::Patch {
-                for c in v.o.changes.iter().filter(|c| c.op != Op::Remove) {
-                    let owners = owners_of(raw, &m, &c.keyed);
-                    if !owners.is_empty() {
-                        out.flag("FIELD_CONFLICT", Medium, Some(c.path.clone()),
+    if let Some(st) = v.st
+        && let (Some(raw), m) = (st.live_raw.as_ref(), manager(&st.mode))
+        && !m.is_empty()
+        && v.o.action == Action::Patch
+    {
+        for c in v.o.changes.iter().filter(|c| c.op != Op::Remove) {
+            let owners = owners_of(raw, &m, &c.keyed);
+            if !owners.is_empty() {
+                out.flag("FIELD_CONFLICT", Medium, Some(c.path.clone()),
                             format!("{} is also owned by {}; the apply takes it over and that controller may set it back", c.path, owners.join(", ")), owners);
-                    }
-                }
             }
         }
     }
@@ -1429,13 +1445,13 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
             {
                 ev.push(format!("autoscaler {h}"));
             }
-            if let Some(st) = v.st {
-                if let Some(raw) = st.live_raw.as_ref() {
-                    let path = vec![Seg::Field("spec".into()), Seg::Field("replicas".into())];
-                    for o in owners_of(raw, &manager(&st.mode), &path) {
-                        if o.starts_with("kube-controller-manager") {
-                            ev.push(format!("replicas co-owned by {o}"));
-                        }
+            if let Some(st) = v.st
+                && let Some(raw) = st.live_raw.as_ref()
+            {
+                let path = vec![Seg::Field("spec".into()), Seg::Field("replicas".into())];
+                for o in owners_of(raw, &manager(&st.mode), &path) {
+                    if o.starts_with("kube-controller-manager") {
+                        ev.push(format!("replicas co-owned by {o}"));
                     }
                 }
             }
@@ -1506,13 +1522,13 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
                 }
                 _ => {}
             }
-            if cbv.get("livenessProbe").is_none() {
-                if let Some(lp) = ca.get("livenessProbe") {
-                    let delay = lp["initialDelaySeconds"].as_i64().unwrap_or(0);
-                    if delay < 10 && ca.get("startupProbe").is_none() {
-                        out.flag("PROBE_CHANGE", Medium, Some(format!("{cp}.livenessProbe")),
+            if cbv.get("livenessProbe").is_none()
+                && let Some(lp) = ca.get("livenessProbe")
+            {
+                let delay = lp["initialDelaySeconds"].as_i64().unwrap_or(0);
+                if delay < 10 && ca.get("startupProbe").is_none() {
+                    out.flag("PROBE_CHANGE", Medium, Some(format!("{cp}.livenessProbe")),
                             format!("container {name} gets a livenessProbe with initialDelaySeconds {delay} and no startupProbe: slow starts are killed"), vec![format!("container {name}: liveness added")]);
-                    }
                 }
             }
             // Resources.
@@ -1520,31 +1536,28 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
             if let (Some(b), Some(a)) = (
                 q(cbv, "/resources/limits/memory"),
                 q(ca, "/resources/limits/memory"),
-            ) {
-                if a < b {
-                    out.flag(
-                        "RESOURCE_SQUEEZE",
-                        Medium,
-                        Some(format!("{cp}.resources.limits.memory")),
-                        format!("container {name} memory limit shrinks: risk of OOM kills"),
-                        vec![format!("container {name}: memory limit down")],
-                    );
-                }
+            ) && a < b
+            {
+                out.flag(
+                    "RESOURCE_SQUEEZE",
+                    Medium,
+                    Some(format!("{cp}.resources.limits.memory")),
+                    format!("container {name} memory limit shrinks: risk of OOM kills"),
+                    vec![format!("container {name}: memory limit down")],
+                );
             }
             for r in ["cpu", "memory"] {
                 let p = format!("/resources/requests/{r}");
-                if let (Some(b), Some(a)) = (q(cbv, &p), q(ca, &p)) {
-                    if a > b {
-                        out.flag(
-                            "RESOURCE_SQUEEZE",
-                            Low,
-                            Some(format!("{cp}.resources.requests.{r}")),
-                            format!(
-                                "container {name} requests more {r}: pods may not fit on nodes"
-                            ),
-                            vec![format!("container {name}: {r} request up")],
-                        );
-                    }
+                if let (Some(b), Some(a)) = (q(cbv, &p), q(ca, &p))
+                    && a > b
+                {
+                    out.flag(
+                        "RESOURCE_SQUEEZE",
+                        Low,
+                        Some(format!("{cp}.resources.requests.{r}")),
+                        format!("container {name} requests more {r}: pods may not fit on nodes"),
+                        vec![format!("container {name}: {r} request up")],
+                    );
                 }
             }
             // Images.
@@ -1627,10 +1640,10 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
                 s(o, "/spec/ingressClassName")
                     .or_else(|| s(o, "/metadata/annotations/kubernetes.io~1ingress.class"))
             }
-            if let (Some(b), Some(a)) = (class(before), class(after)) {
-                if a != b {
-                    out.flag("INGRESS_CLASS_CHANGE", Medium, Some("spec.ingressClassName".into()), format!("ingress class {b} → {a}: another controller takes over the routes (address and behaviour may change)"), vec![format!("{b} → {a}")]);
-                }
+            if let (Some(b), Some(a)) = (class(before), class(after))
+                && a != b
+            {
+                out.flag("INGRESS_CLASS_CHANGE", Medium, Some("spec.ingressClassName".into()), format!("ingress class {b} → {a}: another controller takes over the routes (address and behaviour may change)"), vec![format!("{b} → {a}")]);
             }
             let hosts = |o: Option<&Value>| -> BTreeSet<String> {
                 let spec = o.and_then(|o| o.get("spec"));
@@ -1677,24 +1690,24 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
                 after,
                 "/metadata/labels/pod-security.kubernetes.io~1enforce",
             );
-            if let (Some(x), Some(y)) = (rank(lb), rank(la)) {
-                if y > x {
-                    out.flag(
-                        "PSA_TIGHTENED",
-                        Medium,
-                        Some("metadata.labels[\"pod-security.kubernetes.io/enforce\"]".into()),
-                        format!(
-                            "pod security enforce {} → {}: existing pods may not be re-admitted",
-                            lb.unwrap_or_default(),
-                            la.unwrap_or_default()
-                        ),
-                        vec![format!(
-                            "{} → {}",
-                            lb.unwrap_or_default(),
-                            la.unwrap_or_default()
-                        )],
-                    );
-                }
+            if let (Some(x), Some(y)) = (rank(lb), rank(la))
+                && y > x
+            {
+                out.flag(
+                    "PSA_TIGHTENED",
+                    Medium,
+                    Some("metadata.labels[\"pod-security.kubernetes.io/enforce\"]".into()),
+                    format!(
+                        "pod security enforce {} → {}: existing pods may not be re-admitted",
+                        lb.unwrap_or_default(),
+                        la.unwrap_or_default()
+                    ),
+                    vec![format!(
+                        "{} → {}",
+                        lb.unwrap_or_default(),
+                        la.unwrap_or_default()
+                    )],
+                );
             }
             if lb.is_some() && la.is_none() {
                 out.flag(
@@ -1712,18 +1725,16 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
             } else {
                 "/reclaimPolicy"
             };
-            if let (Some(b), Some("Delete")) = (s(before, p), s(after, p)) {
-                if b != "Delete" {
-                    out.flag(
-                        "RECLAIM_POLICY_DELETE",
-                        Medium,
-                        Some(p.trim_start_matches('/').replace('/', ".")),
-                        format!(
-                            "reclaim policy {b} → Delete: volumes are destroyed with their claims"
-                        ),
-                        vec![format!("{b} → Delete")],
-                    );
-                }
+            if let (Some(b), Some("Delete")) = (s(before, p), s(after, p))
+                && b != "Delete"
+            {
+                out.flag(
+                    "RECLAIM_POLICY_DELETE",
+                    Medium,
+                    Some(p.trim_start_matches('/').replace('/', ".")),
+                    format!("reclaim policy {b} → Delete: volumes are destroyed with their claims"),
+                    vec![format!("{b} → Delete")],
+                );
             }
         }
         ("admissionregistration.k8s.io", _) => {

@@ -177,17 +177,16 @@ pub(crate) fn check(v: &View<'_>, ctx: &RiskContext<'_>, out: &mut Outcome) -> V
     // Grows of a claim: expansion, not rejection.
     if v.is("", "PersistentVolumeClaim") {
         for c in &v.o.changes {
-            if c.path == "spec.resources.requests.storage" {
-                if let (Some(b), Some(a)) = (
+            if c.path == "spec.resources.requests.storage"
+                && let (Some(b), Some(a)) = (
                     c.before.as_ref().and_then(Value::as_str),
                     c.after.as_ref().and_then(Value::as_str),
-                ) {
-                    if quantity_cmp(a, b) == Some(std::cmp::Ordering::Greater) {
-                        out.flag("VOLUME_EXPANSION", Severity::Info, Some(c.path.clone()),
+                )
+                && quantity_cmp(a, b) == Some(std::cmp::Ordering::Greater)
+            {
+                out.flag("VOLUME_EXPANSION", Severity::Info, Some(c.path.clone()),
                             format!("storage request grows {b} → {a}; the StorageClass must allow volume expansion"),
                             vec![format!("{b} → {a}")]);
-                    }
-                }
             }
         }
     }

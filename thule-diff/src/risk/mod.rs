@@ -154,13 +154,13 @@ pub fn validate_overrides(
             errs.push(RiskConfigError::UnknownRule { id: id.clone() });
             continue;
         }
-        if let Some(s) = &o.severity {
-            if parse_severity(s).is_none() {
-                errs.push(RiskConfigError::UnknownSeverity {
-                    id: id.clone(),
-                    severity: s.clone(),
-                });
-            }
+        if let Some(s) = &o.severity
+            && parse_severity(s).is_none()
+        {
+            errs.push(RiskConfigError::UnknownSeverity {
+                id: id.clone(),
+                severity: s.clone(),
+            });
         }
     }
     if errs.is_empty() { Ok(()) } else { Err(errs) }
@@ -324,12 +324,12 @@ pub fn assess(plan: &mut Plan, ctx: &RiskContext<'_>) -> RiskReport {
         ..
     } = plan;
     for (o, out) in objects.iter_mut().zip(outcomes) {
-        if let Some(a) = out.action {
-            if a != o.action {
-                uncount(summary, o.action);
-                summary.count(a);
-                o.action = a;
-            }
+        if let Some(a) = out.action
+            && a != o.action
+        {
+            uncount(summary, o.action);
+            summary.count(a);
+            o.action = a;
         }
         if out.detail.is_some() {
             o.detail = out.detail;

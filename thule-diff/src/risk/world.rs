@@ -139,10 +139,10 @@ pub(crate) fn references(template: &Value) -> Vec<Reference> {
                 }
             }
             for m in c["volumeMounts"].as_array().into_iter().flatten() {
-                if m.get("subPath").or_else(|| m.get("subPathExpr")).is_some() {
-                    if let Some(n) = m["name"].as_str() {
-                        subpath_volumes.insert(n.to_owned());
-                    }
+                if m.get("subPath").or_else(|| m.get("subPathExpr")).is_some()
+                    && let Some(n) = m["name"].as_str()
+                {
+                    subpath_volumes.insert(n.to_owned());
                 }
             }
         }
@@ -308,15 +308,14 @@ impl World {
         let mut created: BTreeMap<(String, String, String), Vec<&ObjectKey>> = BTreeMap::new();
         let mut deleted: Vec<&ObjectKey> = Vec::new();
         for o in &plan.objects {
-            if let Some(prefix) = template_prefix(&o.key.group, &o.key.kind) {
-                if !prefix.is_empty()
-                    && matches!(o.action, Action::Patch | Action::Replace)
-                    && o.changes
-                        .iter()
-                        .any(|c| super::checks::under(&c.keyed, prefix))
-                {
-                    w.rolling.insert(o.key.clone());
-                }
+            if let Some(prefix) = template_prefix(&o.key.group, &o.key.kind)
+                && !prefix.is_empty()
+                && matches!(o.action, Action::Patch | Action::Replace)
+                && o.changes
+                    .iter()
+                    .any(|c| super::checks::under(&c.keyed, prefix))
+            {
+                w.rolling.insert(o.key.clone());
             }
             match o.action {
                 Action::Create => created
@@ -328,11 +327,11 @@ impl World {
             }
         }
         for d in &deleted {
-            if let Some(c) = created.get(&(d.group.clone(), d.kind.clone(), d.name.clone())) {
-                if let Some(c) = c.iter().find(|c| c.namespace != d.namespace) {
-                    w.moves.insert((*d).clone(), c.namespace.clone());
-                    w.moves.insert((*c).clone(), d.namespace.clone());
-                }
+            if let Some(c) = created.get(&(d.group.clone(), d.kind.clone(), d.name.clone()))
+                && let Some(c) = c.iter().find(|c| c.namespace != d.namespace)
+            {
+                w.moves.insert((*d).clone(), c.namespace.clone());
+                w.moves.insert((*c).clone(), d.namespace.clone());
             }
         }
         for d in &deleted {

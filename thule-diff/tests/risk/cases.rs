@@ -27,8 +27,16 @@ fn ac() -> DiffOptions {
 }
 
 fn fk_against(live_desired: &Value, desired: Value) -> thule_diff::Plan {
-    let live = server_like(live_desired, Some(("kustomize-controller", fields_v1_of(live_desired))));
-    run(&fk(), Some(desired.clone()), Some(desired), Live::Found(live))
+    let live = server_like(
+        live_desired,
+        Some(("kustomize-controller", fields_v1_of(live_desired))),
+    );
+    run(
+        &fk(),
+        Some(desired.clone()),
+        Some(desired),
+        Live::Found(live),
+    )
 }
 
 fn resources(req: Value) -> Value {
@@ -55,7 +63,10 @@ fn case_12_secret_type_is_immutable() {
     let (plan, _) = assessed(run(&fk(), None, Some(desired), Live::Found(live)));
     check_case(&plan, &[("IMMUTABLE_FIELD", Some(Blocker))]);
     let o = only(&plan);
-    assert_eq!((o.action, o.detail), (Action::Patch, Some(Detail::Rejected)));
+    assert_eq!(
+        (o.action, o.detail),
+        (Action::Patch, Some(Detail::Rejected))
+    );
     assert_eq!(o.risks[0].path.as_deref(), Some("type"));
 }
 
@@ -77,7 +88,10 @@ fn case_14_scale_to_zero() {
     let desired = set(live.clone(), "/spec/replicas", json!(0));
     let (plan, _) = assessed(fk_against(&live, desired));
     check_case(&plan, &[("SCALE_TO_ZERO", Some(High))]);
-    assert!(!has(&plan, "SCALE_DOWN"), "SCALE_TO_ZERO subsumes SCALE_DOWN");
+    assert!(
+        !has(&plan, "SCALE_DOWN"),
+        "SCALE_TO_ZERO subsumes SCALE_DOWN"
+    );
 }
 
 fn selector_change() -> (Value, Value) {
@@ -94,7 +108,10 @@ fn case_15_selector_is_immutable() {
     let (plan, _) = assessed(fk_against(&live, desired));
     check_case(&plan, &[("IMMUTABLE_FIELD", Some(Blocker))]);
     let o = only(&plan);
-    assert_eq!((o.action, o.detail), (Action::Patch, Some(Detail::Rejected)));
+    assert_eq!(
+        (o.action, o.detail),
+        (Action::Patch, Some(Detail::Rejected))
+    );
     assert_eq!(o.risks[0].path.as_deref(), Some("spec.selector"));
 }
 
@@ -126,10 +143,21 @@ fn sts(storage: &str, live: bool) -> Value {
 
 #[test]
 fn case_17_vct_storage_is_immutable() {
-    let (plan, _) = assessed(run(&fk(), None, Some(sts("20Gi", false)), Live::Found(sts("10Gi", true))));
+    let (plan, _) = assessed(run(
+        &fk(),
+        None,
+        Some(sts("20Gi", false)),
+        Live::Found(sts("10Gi", true)),
+    ));
     check_case(&plan, &[("IMMUTABLE_FIELD", Some(Blocker))]);
-    assert_eq!(only(&plan).risks[0].path.as_deref(), Some("spec.volumeClaimTemplates"));
-    assert!(!has(&plan, "VCT_CHANGE"), "same claim names: not a VCT_CHANGE");
+    assert_eq!(
+        only(&plan).risks[0].path.as_deref(),
+        Some("spec.volumeClaimTemplates")
+    );
+    assert!(
+        !has(&plan, "VCT_CHANGE"),
+        "same claim names: not a VCT_CHANGE"
+    );
 }
 
 #[test]
@@ -159,14 +187,24 @@ fn bound(mut p: Value) -> Value {
 
 #[test]
 fn case_20_pvc_expansion() {
-    let (plan, _) = assessed(run(&fk(), None, Some(pvc("20Gi", "standard")), Live::Found(bound(pvc("10Gi", "standard")))));
+    let (plan, _) = assessed(run(
+        &fk(),
+        None,
+        Some(pvc("20Gi", "standard")),
+        Live::Found(bound(pvc("10Gi", "standard"))),
+    ));
     check_case(&plan, &[("VOLUME_EXPANSION", Some(Info))]);
     assert_eq!(only(&plan).detail, None);
 }
 
 #[test]
 fn case_21_pvc_shrink_is_rejected() {
-    let (plan, _) = assessed(run(&fk(), None, Some(pvc("10Gi", "standard")), Live::Found(bound(pvc("20Gi", "standard")))));
+    let (plan, _) = assessed(run(
+        &fk(),
+        None,
+        Some(pvc("10Gi", "standard")),
+        Live::Found(bound(pvc("20Gi", "standard"))),
+    ));
     check_case(&plan, &[("IMMUTABLE_FIELD", Some(Blocker))]);
     assert_eq!(only(&plan).detail, Some(Detail::Rejected));
 }
@@ -177,9 +215,19 @@ fn case_22_forced_storage_class_change_replaces_the_claim() {
     opts.inject_labels = flux_labels("apps");
     let live = with_labels(bound(pvc("10Gi", "standard")), &flux_labels("apps"));
     let plan = run(&opts, None, Some(pvc("10Gi", "fast")), Live::Found(live));
-    let ctx = RiskContext { force: true, ..RiskContext::default() };
+    let ctx = RiskContext {
+        force: true,
+        ..RiskContext::default()
+    };
     let (plan, _) = assessed_with(plan, &ctx);
-    check_case(&plan, &[("IMMUTABLE_FIELD", Some(Info)), ("REPLACE", Some(High)), ("DELETE_PVC", Some(Critical))]);
+    check_case(
+        &plan,
+        &[
+            ("IMMUTABLE_FIELD", Some(Info)),
+            ("REPLACE", Some(High)),
+            ("DELETE_PVC", Some(Critical)),
+        ],
+    );
     assert_eq!(only(&plan).action, Action::Replace);
 }
 
@@ -210,7 +258,10 @@ fn case_23_cluster_ip_is_immutable() {
 
 fn hpa_scaled_live() -> Value {
     let applied = deployment(web("app:1"));
-    let mut live = server_like(&applied, Some(("kustomize-controller", fields_v1_of(&applied))));
+    let mut live = server_like(
+        &applied,
+        Some(("kustomize-controller", fields_v1_of(&applied))),
+    );
     live["spec"]["replicas"] = json!(7);
     live["metadata"]["managedFields"].as_array_mut().expect("managedFields").push(json!({
         "manager": "kube-controller-manager", "operation": "Update", "subresource": "scale",
@@ -222,12 +273,24 @@ fn hpa_scaled_live() -> Value {
 fn case_24_released_replicas_is_not_a_scale_down() {
     let base = deployment(web("app:1"));
     let mut desired = base.clone();
-    desired["spec"].as_object_mut().expect("spec").remove("replicas");
-    let (plan, _) = assessed(run(&fk(), Some(base), Some(desired), Live::Found(hpa_scaled_live())));
+    desired["spec"]
+        .as_object_mut()
+        .expect("spec")
+        .remove("replicas");
+    let (plan, _) = assessed(run(
+        &fk(),
+        Some(base),
+        Some(desired),
+        Live::Found(hpa_scaled_live()),
+    ));
     check_case(&plan, &[("FIELD_RELEASED", Some(Info))]);
     assert!(!has(&plan, "SCALE_DOWN"));
     let r = &only(&plan).risks[0];
-    assert!(r.message.contains("kube-controller-manager"), "{}", r.message);
+    assert!(
+        r.message.contains("kube-controller-manager"),
+        "{}",
+        r.message
+    );
 }
 
 fn last_applied(mut live: Value, applied: &Value) -> Value {
@@ -242,44 +305,91 @@ fn case_25_csa_removed_replicas_scales_down() {
     let mut live = last_applied(server_like(&applied, None), &applied);
     live["spec"]["replicas"] = json!(7);
     let mut desired = applied.clone();
-    desired["spec"].as_object_mut().expect("spec").remove("replicas");
+    desired["spec"]
+        .as_object_mut()
+        .expect("spec")
+        .remove("replicas");
     let (plan, _) = assessed(run(&ac(), None, Some(desired), Live::Found(live)));
     check_case(&plan, &[("SCALE_DOWN", Some(Medium))]);
-    assert!(only(&plan).risks.iter().any(|r| r.message.contains("7 → 1") && r.message.contains("defaults to 1")));
+    assert!(
+        only(&plan)
+            .risks
+            .iter()
+            .any(|r| r.message.contains("7 → 1") && r.message.contains("defaults to 1"))
+    );
 }
 
 #[test]
 fn case_26_hpa_conflict_and_scale_down() {
     let desired = set(deployment(web("app:1")), "/spec/replicas", json!(2));
-    let (plan, _) = assessed(run(&fk(), Some(desired.clone()), Some(desired), Live::Found(hpa_scaled_live())));
-    check_case(&plan, &[("HPA_CONFLICT", Some(Medium)), ("FIELD_CONFLICT", Some(Medium)), ("SCALE_DOWN", Some(Medium))]);
+    let (plan, _) = assessed(run(
+        &fk(),
+        Some(desired.clone()),
+        Some(desired),
+        Live::Found(hpa_scaled_live()),
+    ));
+    check_case(
+        &plan,
+        &[
+            ("HPA_CONFLICT", Some(Medium)),
+            ("FIELD_CONFLICT", Some(Medium)),
+            ("SCALE_DOWN", Some(Medium)),
+        ],
+    );
     let o = only(&plan);
-    assert!(o.risks.iter().any(|r| r.id == "FIELD_CONFLICT" && r.message.contains("kube-controller-manager")));
-    assert!(o.risks.iter().any(|r| r.id == "SCALE_DOWN" && r.message.contains("7 → 2")));
+    assert!(
+        o.risks
+            .iter()
+            .any(|r| r.id == "FIELD_CONFLICT" && r.message.contains("kube-controller-manager"))
+    );
+    assert!(
+        o.risks
+            .iter()
+            .any(|r| r.id == "SCALE_DOWN" && r.message.contains("7 → 2"))
+    );
 }
 
 fn env_deploy(names: &[&str]) -> Value {
-    let env: Vec<Value> = names.iter().map(|n| json!({"name": n, "value": "1"})).collect();
+    let env: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"name": n, "value": "1"}))
+        .collect();
     deployment(json!([{"name": "web", "image": "app:1", "env": env}]))
 }
 
 #[test]
 fn case_27_removed_env_rolls() {
     let applied = env_deploy(&["A", "LOG_LEVEL", "B"]);
-    let live = server_like(&applied, Some(("kustomize-controller", fields_v1_of(&applied))));
-    let (plan, _) = assessed(run(&fk(), Some(applied), Some(env_deploy(&["A", "B"])), Live::Found(live)));
+    let live = server_like(
+        &applied,
+        Some(("kustomize-controller", fields_v1_of(&applied))),
+    );
+    let (plan, _) = assessed(run(
+        &fk(),
+        Some(applied),
+        Some(env_deploy(&["A", "B"])),
+        Live::Found(live),
+    ));
     check_case(&plan, &[("RESTART_ROLLOUT", Some(Medium))]);
 }
 
 #[test]
 fn case_28_co_owned_env_is_released() {
     let applied = env_deploy(&["A", "LOG_LEVEL", "B"]);
-    let mut live = server_like(&applied, Some(("kustomize-controller", fields_v1_of(&applied))));
+    let mut live = server_like(
+        &applied,
+        Some(("kustomize-controller", fields_v1_of(&applied))),
+    );
     live["metadata"]["managedFields"].as_array_mut().expect("mf").push(json!({
         "manager": "kubectl-edit", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
         "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {"f:env": {
             "k:{\"name\":\"LOG_LEVEL\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}}}));
-    let (plan, _) = assessed(run(&fk(), Some(applied), Some(env_deploy(&["A", "B"])), Live::Found(live)));
+    let (plan, _) = assessed(run(
+        &fk(),
+        Some(applied),
+        Some(env_deploy(&["A", "B"])),
+        Live::Found(live),
+    ));
     check_case(&plan, &[("FIELD_RELEASED", Some(Info))]);
     assert!(only(&plan).risks[0].message.contains("kubectl-edit"));
 }
@@ -290,20 +400,31 @@ fn case_28_co_owned_env_is_released() {
 fn case_29_csa_removed_env_rolls() {
     let applied = env_deploy(&["A", "LOG_LEVEL", "B"]);
     let live = last_applied(server_like(&applied, None), &applied);
-    let (plan, _) = assessed(run(&ac(), None, Some(env_deploy(&["A", "B"])), Live::Found(live)));
+    let (plan, _) = assessed(run(
+        &ac(),
+        None,
+        Some(env_deploy(&["A", "B"])),
+        Live::Found(live),
+    ));
     check_case(&plan, &[("RESTART_ROLLOUT", Some(Medium))]);
 }
 
 #[test]
 fn case_30_env_insert_rolls() {
-    let (plan, _) = assessed(fk_against(&env_deploy(&["A", "B", "C"]), env_deploy(&["NEW", "A", "B", "C"])));
+    let (plan, _) = assessed(fk_against(
+        &env_deploy(&["A", "B", "C"]),
+        env_deploy(&["NEW", "A", "B", "C"]),
+    ));
     check_case(&plan, &[("RESTART_ROLLOUT", Some(Medium))]);
 }
 
 #[test]
 fn case_32_args_reorder_rolls() {
     let d = |args: Value| deployment(json!([{"name": "web", "image": "app:1", "args": args}]));
-    let (plan, _) = assessed(fk_against(&d(json!(["--a", "--b"])), d(json!(["--b", "--a"]))));
+    let (plan, _) = assessed(fk_against(
+        &d(json!(["--a", "--b"])),
+        d(json!(["--b", "--a"])),
+    ));
     check_case(&plan, &[("RESTART_ROLLOUT", Some(Medium))]);
 }
 
@@ -311,7 +432,8 @@ fn case_32_args_reorder_rolls() {
 fn case_35_pull_policy_rolls() {
     let d = deployment(json!([{"name": "web", "image": "app:1.2"}]));
     let live = server_like(&d, None);
-    let desired = deployment(json!([{"name": "web", "image": "app:1.2", "imagePullPolicy": "Always"}]));
+    let desired =
+        deployment(json!([{"name": "web", "image": "app:1.2", "imagePullPolicy": "Always"}]));
     let (plan, _) = assessed(run(&fk(), None, Some(desired), Live::Found(live)));
     check_case(&plan, &[("RESTART_ROLLOUT", Some(Medium))]);
 }
@@ -344,9 +466,17 @@ fn case_38_bool_label_is_invalid() {
 fn case_39_privileged() {
     let d = deployment(json!([{"name": "web", "image": "app:1"}]));
     let live = server_like(&d, None);
-    let desired = deployment(json!([{"name": "web", "image": "app:1", "securityContext": {"privileged": true}}]));
+    let desired = deployment(
+        json!([{"name": "web", "image": "app:1", "securityContext": {"privileged": true}}]),
+    );
     let (plan, _) = assessed(run(&fk(), None, Some(desired), Live::Found(live)));
-    check_case(&plan, &[("PRIVILEGED", Some(Critical)), ("RESTART_ROLLOUT", Some(Medium))]);
+    check_case(
+        &plan,
+        &[
+            ("PRIVILEGED", Some(Critical)),
+            ("RESTART_ROLLOUT", Some(Medium)),
+        ],
+    );
 }
 
 #[test]
@@ -356,8 +486,22 @@ fn case_40_host_path_socket_and_host_network() {
         "spec": {"hostNetwork": true, "containers": [{"name": "a", "image": "agent:1"}],
             "volumes": [{"name": "sock", "hostPath": {"path": "/var/run/docker.sock"}}]}}}});
     let (plan, _) = assessed(run(&fk(), None, Some(ds), Live::Absent));
-    check_case(&plan, &[("HOST_PATH", Some(Critical)), ("HOST_NAMESPACE", Some(High))]);
-    assert_eq!(only(&plan).risks.iter().filter(|r| r.id == "HOST_PATH").count(), 1, "critical subsumes high");
+    check_case(
+        &plan,
+        &[
+            ("HOST_PATH", Some(Critical)),
+            ("HOST_NAMESPACE", Some(High)),
+        ],
+    );
+    assert_eq!(
+        only(&plan)
+            .risks
+            .iter()
+            .filter(|r| r.id == "HOST_PATH")
+            .count(),
+        1,
+        "critical subsumes high"
+    );
 }
 
 #[test]
@@ -366,7 +510,13 @@ fn case_41_cluster_admin_for_all_authenticated() {
         "metadata": {"name": "all"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
         "subjects": [{"kind": "Group", "name": "system:authenticated", "apiGroup": "rbac.authorization.k8s.io"}]});
     let (plan, _) = assessed(run(&fk(), None, Some(crb), Live::Absent));
-    check_case(&plan, &[("RBAC_ADMIN_BINDING", Some(Critical)), ("RBAC_BROAD_SUBJECT", Some(Critical))]);
+    check_case(
+        &plan,
+        &[
+            ("RBAC_ADMIN_BINDING", Some(Critical)),
+            ("RBAC_BROAD_SUBJECT", Some(Critical)),
+        ],
+    );
 }
 
 fn role(verbs: Value, res: Value) -> Value {
@@ -376,9 +526,17 @@ fn role(verbs: Value, res: Value) -> Value {
 
 #[test]
 fn case_42_wildcard_rule() {
-    let (plan, _) = assessed(run(&fk(), None, Some(role(json!(["*"]), json!(["*"]))), Live::Found(role(json!(["get"]), json!(["pods"])))));
+    let (plan, _) = assessed(run(
+        &fk(),
+        None,
+        Some(role(json!(["*"]), json!(["*"]))),
+        Live::Found(role(json!(["get"]), json!(["pods"]))),
+    ));
     check_case(&plan, &[("RBAC_WILDCARD", Some(High))]);
-    assert!(!has(&plan, "RBAC_SECRETS_READ") && !has(&plan, "RBAC_ESCALATION"), "the wildcard subsumes them");
+    assert!(
+        !has(&plan, "RBAC_SECRETS_READ") && !has(&plan, "RBAC_ESCALATION"),
+        "the wildcard subsumes them"
+    );
 }
 
 fn rb(role: &str) -> Value {
@@ -390,12 +548,27 @@ fn rb(role: &str) -> Value {
 #[test]
 fn case_43_role_ref_is_immutable_and_edit_binding_is_new() {
     let (plan, _) = assessed(run(&fk(), None, Some(rb("edit")), Live::Found(rb("view"))));
-    check_case(&plan, &[("IMMUTABLE_FIELD", Some(Blocker)), ("RBAC_ADMIN_BINDING", Some(High))]);
+    check_case(
+        &plan,
+        &[
+            ("IMMUTABLE_FIELD", Some(Blocker)),
+            ("RBAC_ADMIN_BINDING", Some(High)),
+        ],
+    );
     assert_eq!(only(&plan).detail, Some(Detail::Rejected));
     // With force: a replace.
-    let ctx = RiskContext { force: true, ..RiskContext::default() };
-    let (plan, _) = assessed_with(run(&fk(), None, Some(rb("edit")), Live::Found(rb("view"))), &ctx);
-    check_case(&plan, &[("REPLACE", Some(High)), ("RBAC_ADMIN_BINDING", Some(High))]);
+    let ctx = RiskContext {
+        force: true,
+        ..RiskContext::default()
+    };
+    let (plan, _) = assessed_with(
+        run(&fk(), None, Some(rb("edit")), Live::Found(rb("view"))),
+        &ctx,
+    );
+    check_case(
+        &plan,
+        &[("REPLACE", Some(High)), ("RBAC_ADMIN_BINDING", Some(High))],
+    );
     assert_eq!(only(&plan).action, Action::Replace);
 }
 
@@ -405,9 +578,27 @@ fn case_44_forced_job_change_reruns() {
         json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "namespace": "shop"},
             "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": img}]}}}})
     };
-    let ctx = RiskContext { force: true, ..RiskContext::default() };
-    let (plan, _) = assessed_with(run(&fk(), Some(job("migrate:1")), Some(job("migrate:2")), Live::Found(job("migrate:1"))), &ctx);
-    check_case(&plan, &[("IMMUTABLE_FIELD", None), ("REPLACE", Some(High)), ("JOB_RERUN", Some(High))]);
+    let ctx = RiskContext {
+        force: true,
+        ..RiskContext::default()
+    };
+    let (plan, _) = assessed_with(
+        run(
+            &fk(),
+            Some(job("migrate:1")),
+            Some(job("migrate:2")),
+            Live::Found(job("migrate:1")),
+        ),
+        &ctx,
+    );
+    check_case(
+        &plan,
+        &[
+            ("IMMUTABLE_FIELD", None),
+            ("REPLACE", Some(High)),
+            ("JOB_RERUN", Some(High)),
+        ],
+    );
     assert_eq!(only(&plan).action, Action::Replace);
 }
 
@@ -426,26 +617,45 @@ fn case_45_deleted_pvc_loses_data() {
 }
 
 fn namespace(name: &str) -> Value {
-    with_labels(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}), &flux_labels("apps"))
+    with_labels(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+        &flux_labels("apps"),
+    )
 }
 
 #[test]
 fn case_46_deleted_namespace_with_counts() {
     let ns = namespace("team-a");
     let plan = run(&owned_opts(), Some(ns.clone()), None, Live::Found(ns));
-    let key = ObjectKey { group: String::new(), kind: "Namespace".into(), namespace: String::new(), name: "team-a".into() };
-    let counts: BTreeMap<String, u64> = [("ConfigMap", 20), ("Deployment", 5), ("Pod", 10), ("Service", 2)]
-        .into_iter()
-        .map(|(k, n)| (k.to_owned(), n))
-        .collect();
+    let key = ObjectKey {
+        group: String::new(),
+        kind: "Namespace".into(),
+        namespace: String::new(),
+        name: "team-a".into(),
+    };
+    let counts: BTreeMap<String, u64> = [
+        ("ConfigMap", 20),
+        ("Deployment", 5),
+        ("Pod", 10),
+        ("Service", 2),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_owned(), n))
+    .collect();
     let ctx = RiskContext {
-        facts: LiveFacts { namespace_contents: [(key, counts)].into_iter().collect(), ..LiveFacts::default() },
+        facts: LiveFacts {
+            namespace_contents: [(key, counts)].into_iter().collect(),
+            ..LiveFacts::default()
+        },
         ..RiskContext::default()
     };
     let (plan, report) = assessed_with(plan, &ctx);
     check_case(&plan, &[("DELETE_NAMESPACE", Some(Critical))]);
     let msg = &only(&plan).risks[0].message;
-    assert!(msg.contains("37 objects") && msg.contains("Deployment 5"), "{msg}");
+    assert!(
+        msg.contains("37 objects") && msg.contains("Deployment 5"),
+        "{msg}"
+    );
     assert!(report.flags[0].evidence.contains(&"Pod 10".to_owned()));
 }
 
@@ -460,7 +670,10 @@ fn case_47_deleted_crd_with_count() {
     let plan = run(&owned_opts(), Some(crd.clone()), None, Live::Found(crd));
     let key = only(&plan).key.clone();
     let ctx = RiskContext {
-        facts: LiveFacts { crd_instances: [(key, 12)].into_iter().collect(), ..LiveFacts::default() },
+        facts: LiveFacts {
+            crd_instances: [(key, 12)].into_iter().collect(),
+            ..LiveFacts::default()
+        },
         ..RiskContext::default()
     };
     let (plan, _) = assessed_with(plan, &ctx);
@@ -474,15 +687,28 @@ fn cm(name: &str, data: Value) -> Value {
 
 #[test]
 fn case_48_prune_disabled_is_orphaned() {
-    let c = annotate(with_labels(cm("keep", json!({"a": "1"})), &flux_labels("apps")), "kustomize.toolkit.fluxcd.io/prune", "disabled");
+    let c = annotate(
+        with_labels(cm("keep", json!({"a": "1"})), &flux_labels("apps")),
+        "kustomize.toolkit.fluxcd.io/prune",
+        "disabled",
+    );
     let (plan, _) = assessed(run(&owned_opts(), Some(c.clone()), None, Live::Found(c)));
     check_case(&plan, &[("ORPHANED", Some(Info))]);
 }
 
 #[test]
 fn case_49_helm_keep_is_orphaned() {
-    let c = annotate(cm("keep", json!({"a": "1"})), "helm.sh/resource-policy", "keep");
-    let (plan, _) = assessed(run(&ctx(Applier::Helm), Some(c.clone()), None, Live::Found(c)));
+    let c = annotate(
+        cm("keep", json!({"a": "1"})),
+        "helm.sh/resource-policy",
+        "keep",
+    );
+    let (plan, _) = assessed(run(
+        &ctx(Applier::Helm),
+        Some(c.clone()),
+        None,
+        Live::Found(c),
+    ));
     check_case(&plan, &[("ORPHANED", Some(Info))]);
 }
 
@@ -494,39 +720,91 @@ fn case_50_adoption() {
     let live = server_like(&d, None);
     let (plan, _) = assessed(run(&opts, Some(d.clone()), Some(d), Live::Found(live)));
     check_case(&plan, &[("ADOPT", Some(Medium))]);
-    assert_eq!(only(&plan).risks.iter().filter(|r| r.id == "ADOPT").count(), 1, "one adoption, one flag");
+    assert_eq!(
+        only(&plan).risks.iter().filter(|r| r.id == "ADOPT").count(),
+        1,
+        "one adoption, one flag"
+    );
 }
 
 #[test]
 fn case_52_hash_suffix_rename_rolls_the_consumer() {
-    let with_ref = |name: &str| deployment(json!([{"name": "web", "image": "app:1", "envFrom": [{"configMapRef": {"name": name}}]}]));
+    let with_ref = |name: &str| {
+        deployment(
+            json!([{"name": "web", "image": "app:1", "envFrom": [{"configMapRef": {"name": name}}]}]),
+        )
+    };
     let old = cm("app-cfg-7g8h9k2m4t", json!({"LOG": "info"}));
     let new = cm("app-cfg-b2c4d6f8g9", json!({"LOG": "debug"}));
     let live_dep = server_like(&with_ref("app-cfg-7g8h9k2m4t"), None);
     let desired = vec![new, with_ref("app-cfg-b2c4d6f8g9")];
-    let plan = run_many(&fk(), vec![old.clone(), with_ref("app-cfg-7g8h9k2m4t")], desired.clone(), Some(vec![(old, true), (live_dep, true)]));
+    let plan = run_many(
+        &fk(),
+        vec![old.clone(), with_ref("app-cfg-7g8h9k2m4t")],
+        desired.clone(),
+        Some(vec![(old, true), (live_dep, true)]),
+    );
     let d1 = manifests(&desired);
-    let (plan, _) = assessed_with(plan, &RiskContext { desired: &d1, ..RiskContext::default() });
+    let (plan, _) = assessed_with(
+        plan,
+        &RiskContext {
+            desired: &d1,
+            ..RiskContext::default()
+        },
+    );
     check_case(&plan, &[("RESTART_ROLLOUT", Some(Medium))]);
     let web = plan.objects.iter().find(|o| o.name == "web").expect("web");
-    assert!(web.risks.iter().any(|r| r.id == "RESTART_ROLLOUT" && r.message.contains("renamed config app-cfg")), "{:?}", web.risks);
-    assert!(plan.objects.iter().filter(|o| o.kind == "ConfigMap").all(|o| ids(o) == ["RENAME"]));
+    assert!(
+        web.risks
+            .iter()
+            .any(|r| r.id == "RESTART_ROLLOUT" && r.message.contains("renamed config app-cfg")),
+        "{:?}",
+        web.risks
+    );
+    assert!(
+        plan.objects
+            .iter()
+            .filter(|o| o.kind == "ConfigMap")
+            .all(|o| ids(o) == ["RENAME"])
+    );
     assert!(!has(&plan, "DANGLING_REFERENCE"));
 }
 
 #[test]
 fn case_53_config_not_reloaded_names_the_consumer() {
-    let dep = deployment(json!([{"name": "web", "image": "app:1", "envFrom": [{"configMapRef": {"name": "app-cfg"}}]}]));
+    let dep = deployment(
+        json!([{"name": "web", "image": "app:1", "envFrom": [{"configMapRef": {"name": "app-cfg"}}]}]),
+    );
     let desired = vec![cm("app-cfg", json!({"LOG": "debug"})), dep.clone()];
-    let live = vec![(cm("app-cfg", json!({"LOG": "info"})), true), (server_like(&dep, None), true)];
+    let live = vec![
+        (cm("app-cfg", json!({"LOG": "info"})), true),
+        (server_like(&dep, None), true),
+    ];
     let plan = run_many(&fk(), vec![], desired.clone(), Some(live));
     let d1 = manifests(&desired);
-    let (plan, report) = assessed_with(plan, &RiskContext { desired: &d1, ..RiskContext::default() });
+    let (plan, report) = assessed_with(
+        plan,
+        &RiskContext {
+            desired: &d1,
+            ..RiskContext::default()
+        },
+    );
     check_case(&plan, &[("CONFIG_NOT_RELOADED", Some(Medium))]);
-    let c = plan.objects.iter().find(|o| o.kind == "ConfigMap").expect("the ConfigMap");
+    let c = plan
+        .objects
+        .iter()
+        .find(|o| o.kind == "ConfigMap")
+        .expect("the ConfigMap");
     let r = &c.risks[0];
-    assert!(r.message.contains("Deployment/web (envFrom)"), "{}", r.message);
-    assert_eq!(report.flags[0].evidence, vec!["Deployment/web (envFrom)".to_owned()]);
+    assert!(
+        r.message.contains("Deployment/web (envFrom)"),
+        "{}",
+        r.message
+    );
+    assert_eq!(
+        report.flags[0].evidence,
+        vec!["Deployment/web (envFrom)".to_owned()]
+    );
 }
 
 #[test]
@@ -536,7 +814,12 @@ fn case_54_substitute_password_in_plaintext() {
             "metadata": {"name": "apps", "namespace": "flux-system"},
             "spec": {"postBuild": {"substitute": {"DB_PASSWORD": pw, "REGION": "eu"}}}})
     };
-    let (plan, report) = assessed(run(&fk(), Some(ks("old")), Some(ks("hunter2x")), Live::Found(ks("old"))));
+    let (plan, report) = assessed(run(
+        &fk(),
+        Some(ks("old")),
+        Some(ks("hunter2x")),
+        Live::Found(ks("old")),
+    ));
     check_case(&plan, &[("SECRET_IN_PLAINTEXT", Some(High))]);
     let out = format!("{}{:?}", all_outputs(&plan), report);
     assert!(!out.contains("hunter2x"));
@@ -548,7 +831,12 @@ fn case_55_helm_values_password_in_plaintext() {
         json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "db", "namespace": "shop"},
             "spec": {"values": {"db": {"password": pw, "user": "app"}}}})
     };
-    let (plan, report) = assessed(run(&fk(), Some(hr("aaaaaaaa")), Some(hr("bbbbbbbb")), Live::Found(hr("aaaaaaaa"))));
+    let (plan, report) = assessed(run(
+        &fk(),
+        Some(hr("aaaaaaaa")),
+        Some(hr("bbbbbbbb")),
+        Live::Found(hr("aaaaaaaa")),
+    ));
     check_case(&plan, &[("SECRET_IN_PLAINTEXT", Some(High))]);
     let out = format!("{}{:?}", all_outputs(&plan), report);
     assert!(!out.contains("aaaaaaaa") && !out.contains("bbbbbbbb"));
@@ -556,9 +844,19 @@ fn case_55_helm_values_password_in_plaintext() {
 
 #[test]
 fn case_56_env_password_in_plaintext_rolls() {
-    let d = |v: &str| deployment(json!([{"name": "web", "image": "app:1", "env": [{"name": "DB_PASSWORD", "value": v}]}]));
+    let d = |v: &str| {
+        deployment(
+            json!([{"name": "web", "image": "app:1", "env": [{"name": "DB_PASSWORD", "value": v}]}]),
+        )
+    };
     let (plan, report) = assessed(fk_against(&d("x1-old-value"), d("x2-new-value")));
-    check_case(&plan, &[("SECRET_IN_PLAINTEXT", Some(High)), ("RESTART_ROLLOUT", Some(Medium))]);
+    check_case(
+        &plan,
+        &[
+            ("SECRET_IN_PLAINTEXT", Some(High)),
+            ("RESTART_ROLLOUT", Some(Medium)),
+        ],
+    );
     let out = format!("{}{:?}", all_outputs(&plan), report);
     assert!(!out.contains("x1-old-value") && !out.contains("x2-new-value"));
 }
@@ -578,7 +876,12 @@ fn case_57_unit_move_is_a_transfer_not_an_adoption() {
 #[test]
 fn case_61_duplicate_env_is_invalid() {
     let d = env_deploy(&["FOO", "FOO"]);
-    let (plan, _) = assessed(run(&fk(), None, Some(d), Live::Found(server_like(&env_deploy(&["FOO"]), None))));
+    let (plan, _) = assessed(run(
+        &fk(),
+        None,
+        Some(d),
+        Live::Found(server_like(&env_deploy(&["FOO"]), None)),
+    ));
     check_case(&plan, &[("INVALID", Some(Blocker))]);
 }
 
@@ -593,7 +896,11 @@ fn case_62_strategy_recreate() {
     });
     let (plan, _) = assessed(run(&fk(), None, Some(desired), Live::Found(live)));
     check_case(&plan, &[("STRATEGY_RECREATE", Some(High))]);
-    assert_eq!(only(&plan).risks.len(), 1, "the implied rollingUpdate removal is not a finding");
+    assert_eq!(
+        only(&plan).risks.len(),
+        1,
+        "the implied rollingUpdate removal is not a finding"
+    );
 }
 
 #[test]
@@ -603,7 +910,13 @@ fn case_63_load_balancer_exposure() {
     desired["spec"]["type"] = json!("LoadBalancer");
     let workload = deployment(web("app:1"));
     let d1 = manifests(&[desired.clone(), workload]);
-    let (plan, _) = assessed_with(run(&fk(), None, Some(desired), Live::Found(live)), &RiskContext { desired: &d1, ..RiskContext::default() });
+    let (plan, _) = assessed_with(
+        run(&fk(), None, Some(desired), Live::Found(live)),
+        &RiskContext {
+            desired: &d1,
+            ..RiskContext::default()
+        },
+    );
     check_case(&plan, &[("EXPOSURE_PUBLIC", Some(Medium))]);
 }
 
@@ -613,7 +926,13 @@ fn case_64_selector_matches_nothing() {
     let mut desired = service(json!([{"port": 80}]));
     desired["spec"]["selector"] = json!({"app": "webapp"});
     let d1 = manifests(&[desired.clone(), deployment(web("app:1"))]);
-    let (plan, _) = assessed_with(run(&fk(), None, Some(desired), Live::Found(live)), &RiskContext { desired: &d1, ..RiskContext::default() });
+    let (plan, _) = assessed_with(
+        run(&fk(), None, Some(desired), Live::Found(live)),
+        &RiskContext {
+            desired: &d1,
+            ..RiskContext::default()
+        },
+    );
     check_case(&plan, &[("SELECTOR_MISMATCH", Some(High))]);
 }
 
@@ -624,7 +943,12 @@ fn case_67_hook() {
             "annotations": {"helm.sh/hook": "pre-upgrade"}},
             "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": img}]}}}})
     };
-    let (plan, _) = assessed(run(&ctx(Applier::Helm), Some(job("m:1")), Some(job("m:2")), Live::Found(job("m:1"))));
+    let (plan, _) = assessed(run(
+        &ctx(Applier::Helm),
+        Some(job("m:1")),
+        Some(job("m:2")),
+        Live::Found(job("m:1")),
+    ));
     check_case(&plan, &[("HOOK", Some(Info))]);
     assert_eq!(only(&plan).detail, Some(Detail::Hook));
 }
@@ -642,17 +966,40 @@ fn case_69_null_replicas_scales_down() {
 #[test]
 fn case_70_forbidden_secret_is_unreadable() {
     let s = |pw: &str| secret("stringData", json!({"password": pw}));
-    let (plan, _) = assessed(run(&fk(), Some(s("old-password")), Some(s("new-password")), Live::Forbidden(s("x"))));
+    let (plan, _) = assessed(run(
+        &fk(),
+        Some(s("old-password")),
+        Some(s("new-password")),
+        Live::Forbidden(s("x")),
+    ));
     check_case(&plan, &[("SECRET_UNREADABLE", Some(Info))]);
     // The same with the live outcomes passed to the risk pass.
     let live: BTreeMap<ObjectKey, LiveOutcome> = [(
-        ObjectKey { group: String::new(), kind: "Secret".into(), namespace: "shop".into(), name: "db".into() },
-        LiveOutcome::Forbidden { message: "forbidden".into() },
+        ObjectKey {
+            group: String::new(),
+            kind: "Secret".into(),
+            namespace: "shop".into(),
+            name: "db".into(),
+        },
+        LiveOutcome::Forbidden {
+            message: "forbidden".into(),
+        },
     )]
     .into_iter()
     .collect();
-    let plan = run(&fk(), Some(s("old-password")), Some(s("new-password")), Live::Forbidden(s("x")));
-    let (plan, _) = assessed_with(plan, &RiskContext { live: Some(&live), ..RiskContext::default() });
+    let plan = run(
+        &fk(),
+        Some(s("old-password")),
+        Some(s("new-password")),
+        Live::Forbidden(s("x")),
+    );
+    let (plan, _) = assessed_with(
+        plan,
+        &RiskContext {
+            live: Some(&live),
+            ..RiskContext::default()
+        },
+    );
     check_case(&plan, &[("SECRET_UNREADABLE", Some(Info))]);
 }
 
@@ -678,7 +1025,12 @@ fn crd(versions: &[&str]) -> Value {
 fn case_72_stored_version_removed_is_rejected() {
     let mut live = crd(&["v1alpha1", "v1"]);
     live["status"] = json!({"storedVersions": ["v1alpha1", "v1"]});
-    let (plan, _) = assessed(run(&fk(), Some(crd(&["v1alpha1", "v1"])), Some(crd(&["v1"])), Live::Found(live)));
+    let (plan, _) = assessed(run(
+        &fk(),
+        Some(crd(&["v1alpha1", "v1"])),
+        Some(crd(&["v1"])),
+        Live::Found(live),
+    ));
     check_case(&plan, &[("CRD_VERSION_REMOVED", Some(Blocker))]);
     assert_eq!(only(&plan).detail, Some(Detail::Rejected));
 }
@@ -689,15 +1041,30 @@ fn case_73_ingress_class_change() {
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": "shop"},
             "spec": {"ingressClassName": c}})
     };
-    let (plan, _) = assessed(run(&fk(), None, Some(ing("traefik")), Live::Found(ing("nginx"))));
+    let (plan, _) = assessed(run(
+        &fk(),
+        None,
+        Some(ing("traefik")),
+        Live::Found(ing("nginx")),
+    ));
     check_case(&plan, &[("INGRESS_CLASS_CHANGE", Some(Medium))]);
 }
 
 #[test]
 fn case_75_second_protocol_collides_under_csa() {
-    let live = last_applied(live_service(json!([{"port": 53, "protocol": "TCP"}])), &service(json!([{"port": 53, "protocol": "TCP"}])));
-    let desired = service(json!([{"port": 53, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]));
+    let live = last_applied(
+        live_service(json!([{"port": 53, "protocol": "TCP"}])),
+        &service(json!([{"port": 53, "protocol": "TCP"}])),
+    );
+    let desired =
+        service(json!([{"port": 53, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]));
     let d1 = manifests(&[desired.clone(), deployment(web("app:1"))]);
-    let (plan, _) = assessed_with(run(&ac(), None, Some(desired), Live::Found(live)), &RiskContext { desired: &d1, ..RiskContext::default() });
+    let (plan, _) = assessed_with(
+        run(&ac(), None, Some(desired), Live::Found(live)),
+        &RiskContext {
+            desired: &d1,
+            ..RiskContext::default()
+        },
+    );
     check_case(&plan, &[("SMP_KEY_COLLISION", Some(Medium))]);
 }

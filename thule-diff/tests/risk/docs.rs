@@ -30,8 +30,16 @@ fn the_rule_table_is_well_formed() {
     ids.dedup();
     assert_eq!(ids.len(), n, "duplicate rule ids");
     for r in RULES {
-        assert!(r.id.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'), "{}", r.id);
-        assert!(!r.description.is_empty() && !r.description.contains('\n'), "{}", r.id);
+        assert!(
+            r.id.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+            "{}",
+            r.id
+        );
+        assert!(
+            !r.description.is_empty() && !r.description.contains('\n'),
+            "{}",
+            r.id
+        );
         assert!(rules_markdown().contains(&format!("| `{}` |", r.id)));
     }
 }

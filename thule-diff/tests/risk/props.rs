@@ -23,14 +23,29 @@ type Edit = fn(&mut Value);
 
 const EDITS: &[Edit] = &[
     |d| d["spec"]["replicas"] = json!(0),
-    |d| d["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = json!(true),
+    |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] =
+            json!(true)
+    },
     |d| d["spec"]["template"]["spec"]["hostNetwork"] = json!(true),
     |d| d["spec"]["strategy"] = json!({"type": "Recreate"}),
     |d| d["spec"]["selector"]["matchLabels"]["tier"] = json!("fe"),
-    |d| d["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "DB_PASSWORD", "value": "pw-123456789"}]),
-    |d| d["spec"]["template"]["spec"]["volumes"] = json!([{"name": "etc", "hostPath": {"path": "/etc"}}]),
-    |d| d["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"] = json!({"add": ["NET_ADMIN"]}),
-    |d| d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = json!("256Mi"),
+    |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["env"] =
+            json!([{"name": "DB_PASSWORD", "value": "pw-123456789"}])
+    },
+    |d| {
+        d["spec"]["template"]["spec"]["volumes"] =
+            json!([{"name": "etc", "hostPath": {"path": "/etc"}}])
+    },
+    |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"] =
+            json!({"add": ["NET_ADMIN"]})
+    },
+    |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] =
+            json!("256Mi")
+    },
     |d| d["spec"]["template"]["spec"]["nodeSelector"] = json!({"disk": "ssd"}),
     |d| {
         d["spec"]["template"]["spec"]["containers"][0]
@@ -48,7 +63,12 @@ fn highest(edits: &BTreeSet<usize>) -> Option<Severity> {
         EDITS[*i](&mut desired);
     }
     let l = server_like(&base, Some(("kustomize-controller", fields_v1_of(&base))));
-    let mut plan = run(&ctx(Applier::Flux), Some(base), Some(desired), Live::Found(l));
+    let mut plan = run(
+        &ctx(Applier::Flux),
+        Some(base),
+        Some(desired),
+        Live::Found(l),
+    );
     assess(&mut plan, &RiskContext::default()).highest
 }
 

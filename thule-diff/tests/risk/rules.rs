@@ -30,12 +30,24 @@ fn patch_d1(live: Value, desired: Value, others: &[Value]) -> Plan {
     let mut all = vec![desired.clone()];
     all.extend(others.iter().cloned());
     let d1 = manifests(&all);
-    assessed_with(run(&fk(), None, Some(desired), Live::Found(live)), &RiskContext { desired: &d1, ..RiskContext::default() }).0
+    assessed_with(
+        run(&fk(), None, Some(desired), Live::Found(live)),
+        &RiskContext {
+            desired: &d1,
+            ..RiskContext::default()
+        },
+    )
+    .0
 }
 
 /// Like `patch`, with live as the base render too (so removals are predicted).
 fn patch_b(live: Value, desired: Value) -> Plan {
-    a(run(&fk(), Some(live.clone()), Some(desired), Live::Found(live)))
+    a(run(
+        &fk(),
+        Some(live.clone()),
+        Some(desired),
+        Live::Found(live),
+    ))
 }
 
 fn create(desired: Value) -> Plan {
@@ -60,7 +72,10 @@ fn delete(obj: Value) -> Plan {
 }
 
 fn forced(live: Value, desired: Value) -> Plan {
-    let ctx = RiskContext { force: true, ..RiskContext::default() };
+    let ctx = RiskContext {
+        force: true,
+        ..RiskContext::default()
+    };
     assessed_with(run(&fk(), None, Some(desired), Live::Found(live)), &ctx).0
 }
 
@@ -196,7 +211,14 @@ fn not_served(kind_obj: Value, outcome: LiveOutcome) -> Plan {
         _ => Live::Forbidden(kind_obj.clone()),
     };
     let plan = run(&fk(), Some(kind_obj.clone()), Some(kind_obj), found);
-    assessed_with(plan, &RiskContext { live: Some(&live), ..RiskContext::default() }).0
+    assessed_with(
+        plan,
+        &RiskContext {
+            live: Some(&live),
+            ..RiskContext::default()
+        },
+    )
+    .0
 }
 
 macro_rules! probe {
@@ -208,7 +230,13 @@ macro_rules! probe {
             #[test]
             fn positive() {
                 let p: Plan = $pos;
-                assert!(has(&p, $id), "{} not raised: {:#?}\n{}", $id, flags(&p), thule_diff::render::to_text(&p));
+                assert!(
+                    has(&p, $id),
+                    "{} not raised: {:#?}\n{}",
+                    $id,
+                    flags(&p),
+                    thule_diff::render::to_text(&p)
+                );
             }
 
             #[test]
@@ -222,18 +250,76 @@ macro_rules! probe {
 
 /// Every rule with a `probe!` below.
 const PROBED: &[&str] = &[
-    "IMMUTABLE_FIELD", "REPLACE", "VOLUME_EXPANSION", "CRD_VERSION_REMOVED", "RESTART_ROLLOUT", "RESTART_PENDING_ONDELETE",
-    "CONFIG_NOT_RELOADED", "RENAME", "DELETE_PVC", "DELETE_PV", "DELETE_NAMESPACE", "DELETE_CRD", "STS_PVC_AUTODELETE",
-    "DELETE_STATEFUL_WORKLOAD", "VCT_CHANGE", "STS_SCALE_DELETES_PVC", "RECLAIM_POLICY_DELETE", "DANGLING_REFERENCE",
-    "PROTECTION_REMOVED", "JOB_RERUN", "SCALE_TO_ZERO", "SCALE_DOWN", "HPA_CONFLICT", "STRATEGY_RECREATE",
-    "MAX_UNAVAILABLE_ALL", "PDB_WEAKENED", "PDB_BLOCKS_DRAIN", "PROBE_CHANGE", "RESOURCE_SQUEEZE", "SCHEDULING_CHANGE",
-    "SELECTOR_MISMATCH", "LB_RELEASE", "INGRESS_CLASS_CHANGE", "INGRESS_ROUTE_REMOVED", "WEBHOOK_FAIL_CLOSED",
-    "PSA_TIGHTENED", "PRIVILEGED", "PRIV_ESCALATION", "CAP_ADD", "HOST_NAMESPACE", "HOST_PATH", "HOST_PORT", "RUN_AS_ROOT",
-    "SECCOMP_UNCONFINED", "RBAC_WILDCARD", "RBAC_ESCALATION", "RBAC_SECRETS_READ", "RBAC_ADMIN_BINDING",
-    "RBAC_BROAD_SUBJECT", "RBAC_AGGREGATION", "PSA_WEAKENED", "NETPOL_WEAKENED", "EXPOSURE_PUBLIC", "SA_TOKEN_AUTOMOUNT",
-    "IMAGE_MUTABLE", "IMAGE_REGISTRY_CHANGE", "SECRET_IN_PLAINTEXT", "WEBHOOK_TRUST_CHANGE", "ADOPT", "ORPHANED",
-    "OWNERSHIP_TRANSFER", "NAMESPACE_MOVE", "FIELD_CONFLICT", "FIELD_RELEASED", "DRIFT", "INVALID", "SMP_KEY_COLLISION",
-    "SECRET_UNREADABLE", "HOOK", "API_NOT_SERVED",
+    "IMMUTABLE_FIELD",
+    "REPLACE",
+    "VOLUME_EXPANSION",
+    "CRD_VERSION_REMOVED",
+    "RESTART_ROLLOUT",
+    "RESTART_PENDING_ONDELETE",
+    "CONFIG_NOT_RELOADED",
+    "RENAME",
+    "DELETE_PVC",
+    "DELETE_PV",
+    "DELETE_NAMESPACE",
+    "DELETE_CRD",
+    "STS_PVC_AUTODELETE",
+    "DELETE_STATEFUL_WORKLOAD",
+    "VCT_CHANGE",
+    "STS_SCALE_DELETES_PVC",
+    "RECLAIM_POLICY_DELETE",
+    "DANGLING_REFERENCE",
+    "PROTECTION_REMOVED",
+    "JOB_RERUN",
+    "SCALE_TO_ZERO",
+    "SCALE_DOWN",
+    "HPA_CONFLICT",
+    "STRATEGY_RECREATE",
+    "MAX_UNAVAILABLE_ALL",
+    "PDB_WEAKENED",
+    "PDB_BLOCKS_DRAIN",
+    "PROBE_CHANGE",
+    "RESOURCE_SQUEEZE",
+    "SCHEDULING_CHANGE",
+    "SELECTOR_MISMATCH",
+    "LB_RELEASE",
+    "INGRESS_CLASS_CHANGE",
+    "INGRESS_ROUTE_REMOVED",
+    "WEBHOOK_FAIL_CLOSED",
+    "PSA_TIGHTENED",
+    "PRIVILEGED",
+    "PRIV_ESCALATION",
+    "CAP_ADD",
+    "HOST_NAMESPACE",
+    "HOST_PATH",
+    "HOST_PORT",
+    "RUN_AS_ROOT",
+    "SECCOMP_UNCONFINED",
+    "RBAC_WILDCARD",
+    "RBAC_ESCALATION",
+    "RBAC_SECRETS_READ",
+    "RBAC_ADMIN_BINDING",
+    "RBAC_BROAD_SUBJECT",
+    "RBAC_AGGREGATION",
+    "PSA_WEAKENED",
+    "NETPOL_WEAKENED",
+    "EXPOSURE_PUBLIC",
+    "SA_TOKEN_AUTOMOUNT",
+    "IMAGE_MUTABLE",
+    "IMAGE_REGISTRY_CHANGE",
+    "SECRET_IN_PLAINTEXT",
+    "WEBHOOK_TRUST_CHANGE",
+    "ADOPT",
+    "ORPHANED",
+    "OWNERSHIP_TRANSFER",
+    "NAMESPACE_MOVE",
+    "FIELD_CONFLICT",
+    "FIELD_RELEASED",
+    "DRIFT",
+    "INVALID",
+    "SMP_KEY_COLLISION",
+    "SECRET_UNREADABLE",
+    "HOOK",
+    "API_NOT_SERVED",
 ];
 
 #[test]
@@ -269,7 +355,11 @@ probe!(restart_pending_ondelete, "RESTART_PENDING_ONDELETE",
     pos: patch(ds("OnDelete", "agent:1"), ds("OnDelete", "agent:2")),
     neg: patch(ds("RollingUpdate", "agent:1"), ds("RollingUpdate", "agent:2")));
 fn config_change(consumer: Value) -> Plan {
-    patch_d1(cm("app-cfg", "shop", json!({"LOG": "info"})), cm("app-cfg", "shop", json!({"LOG": "debug"})), &[consumer])
+    patch_d1(
+        cm("app-cfg", "shop", json!({"LOG": "info"})),
+        cm("app-cfg", "shop", json!({"LOG": "debug"})),
+        &[consumer],
+    )
 }
 fn env_from(name: &str) -> Value {
     dep(json!({"envFrom": [{"configMapRef": {"name": name}}]}))
@@ -279,14 +369,31 @@ probe!(config_not_reloaded, "CONFIG_NOT_RELOADED",
     neg: config_change(annotate(env_from("app-cfg"), "reloader.stakater.com/auto", "true")));
 #[test]
 fn reloader_consumer_is_a_rollout_of_the_config() {
-    let p = config_change(annotate(env_from("app-cfg"), "reloader.stakater.com/auto", "true"));
-    assert!(only(&p).risks.iter().any(|r| r.id == "RESTART_ROLLOUT" && r.message.contains("via reloader")));
+    let p = config_change(annotate(
+        env_from("app-cfg"),
+        "reloader.stakater.com/auto",
+        "true",
+    ));
+    assert!(
+        only(&p)
+            .risks
+            .iter()
+            .any(|r| r.id == "RESTART_ROLLOUT" && r.message.contains("via reloader"))
+    );
     let p = config_change(env_from("other-cfg"));
     assert!(only(&p).risks.is_empty(), "no consumer, no flag");
 }
 fn swap(old: &str, new: &str) -> Plan {
-    let (o, n) = (cm(old, "shop", json!({"a": "1"})), cm(new, "shop", json!({"a": "2"})));
-    a(run_many(&owned(), vec![with_labels(o.clone(), &flux_labels("apps"))], vec![n], Some(vec![(with_labels(o, &flux_labels("apps")), true)])))
+    let (o, n) = (
+        cm(old, "shop", json!({"a": "1"})),
+        cm(new, "shop", json!({"a": "2"})),
+    );
+    a(run_many(
+        &owned(),
+        vec![with_labels(o.clone(), &flux_labels("apps"))],
+        vec![n],
+        Some(vec![(with_labels(o, &flux_labels("apps")), true)]),
+    ))
 }
 probe!(rename, "RENAME", pos: swap("cfg-7g8h9k2m4t", "cfg-b2c4d6f8g9"), neg: swap("cfg-old", "cfg-new"));
 
@@ -294,14 +401,25 @@ probe!(rename, "RENAME", pos: swap("cfg-7g8h9k2m4t", "cfg-b2c4d6f8g9"), neg: swa
 probe!(delete_pvc, "DELETE_PVC", pos: delete(pvc("1Gi")), neg: patch(pvc("1Gi"), pvc("2Gi")));
 #[test]
 fn delete_pvc_with_retained_volume_is_high() {
-    let key = ObjectKey { group: String::new(), kind: "PersistentVolumeClaim".into(), namespace: "shop".into(), name: "data".into() };
+    let key = ObjectKey {
+        group: String::new(),
+        kind: "PersistentVolumeClaim".into(),
+        namespace: "shop".into(),
+        name: "data".into(),
+    };
     let ctx = RiskContext {
-        facts: LiveFacts { pv_reclaim_policy: [(key, "Retain".to_owned())].into_iter().collect(), ..LiveFacts::default() },
+        facts: LiveFacts {
+            pv_reclaim_policy: [(key, "Retain".to_owned())].into_iter().collect(),
+            ..LiveFacts::default()
+        },
         ..RiskContext::default()
     };
     let p = delete_with(pvc("1Gi"), &ctx);
     assert_eq!(only(&p).risks[0].severity, Severity::High);
-    assert_eq!(delete(pvc("1Gi")).objects[0].risks[0].severity, Severity::Critical);
+    assert_eq!(
+        delete(pvc("1Gi")).objects[0].risks[0].severity,
+        Severity::Critical
+    );
 }
 probe!(delete_pv, "DELETE_PV", pos: delete(pv("Delete")), neg: delete(pv("Retain")));
 probe!(delete_namespace, "DELETE_NAMESPACE", pos: delete(ns(json!({}))), neg: patch(ns(json!({"a": "1"})), ns(json!({"a": "2"}))));
@@ -311,7 +429,10 @@ probe!(sts_pvc_autodelete, "STS_PVC_AUTODELETE",
     neg: patch(sts(3, json!({"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete"}})), sts(4, json!({"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete"}}))));
 probe!(delete_stateful_workload, "DELETE_STATEFUL_WORKLOAD", pos: delete(sts(1, json!({}))), neg: delete(dep(json!({}))));
 fn vct(name: &str) -> Value {
-    sts(1, json!({"volumeClaimTemplates": [{"metadata": {"name": name}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}))
+    sts(
+        1,
+        json!({"volumeClaimTemplates": [{"metadata": {"name": name}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}),
+    )
 }
 probe!(vct_change, "VCT_CHANGE", pos: patch(vct("data"), vct("pgdata")), neg: patch(vct("data"), with_spec(vct("data"), "replicas", json!(2))));
 probe!(sts_scale_deletes_pvc, "STS_SCALE_DELETES_PVC",
@@ -319,17 +440,40 @@ probe!(sts_scale_deletes_pvc, "STS_SCALE_DELETES_PVC",
     neg: patch(sts(3, json!({"persistentVolumeClaimRetentionPolicy": {"whenScaled": "Retain"}})), sts(2, json!({"persistentVolumeClaimRetentionPolicy": {"whenScaled": "Retain"}}))));
 probe!(reclaim_policy_delete, "RECLAIM_POLICY_DELETE", pos: patch(pv("Retain"), pv("Delete")), neg: patch(pv("Delete"), pv("Retain")));
 fn delete_cm_used_by(consumer: Value) -> Plan {
-    let c = with_labels(cm("app-cfg", "shop", json!({"a": "1"})), &flux_labels("apps"));
-    let plan = run_many(&owned(), vec![c.clone(), consumer.clone()], vec![consumer.clone()], Some(vec![(c, true), (server_like(&consumer, None), true)]));
+    let c = with_labels(
+        cm("app-cfg", "shop", json!({"a": "1"})),
+        &flux_labels("apps"),
+    );
+    let plan = run_many(
+        &owned(),
+        vec![c.clone(), consumer.clone()],
+        vec![consumer.clone()],
+        Some(vec![(c, true), (server_like(&consumer, None), true)]),
+    );
     let d1 = manifests(&[consumer]);
-    assessed_with(plan, &RiskContext { desired: &d1, ..RiskContext::default() }).0
+    assessed_with(
+        plan,
+        &RiskContext {
+            desired: &d1,
+            ..RiskContext::default()
+        },
+    )
+    .0
 }
 probe!(dangling_reference, "DANGLING_REFERENCE",
     pos: delete_cm_used_by(env_from("app-cfg")),
     neg: delete_cm_used_by(dep(json!({"envFrom": [{"configMapRef": {"name": "app-cfg", "optional": true}}]}))));
 fn delete_after_base(base_protected: bool) -> Plan {
     let live = with_labels(cm("keep", "shop", json!({"a": "1"})), &flux_labels("apps"));
-    let base = if base_protected { annotate(live.clone(), "kustomize.toolkit.fluxcd.io/prune", "disabled") } else { live.clone() };
+    let base = if base_protected {
+        annotate(
+            live.clone(),
+            "kustomize.toolkit.fluxcd.io/prune",
+            "disabled",
+        )
+    } else {
+        live.clone()
+    };
     a(run(&owned(), Some(base), None, Live::Found(live)))
 }
 probe!(protection_removed, "PROTECTION_REMOVED", pos: delete_after_base(true), neg: delete_after_base(false));
@@ -353,11 +497,27 @@ probe!(strategy_recreate, "STRATEGY_RECREATE",
     neg: patch(with_spec(dep(json!({})), "strategy", json!({"type": "Recreate"})), with_spec(dep(json!({"image": "app:2"})), "strategy", json!({"type": "Recreate"}))));
 #[test]
 fn rollout_under_recreate_is_high() {
-    let p = patch(with_spec(dep(json!({})), "strategy", json!({"type": "Recreate"})), with_spec(dep(json!({"image": "app:2"})), "strategy", json!({"type": "Recreate"})));
-    assert!(only(&p).risks.iter().any(|r| r.id == "RESTART_ROLLOUT" && r.severity == Severity::High));
+    let p = patch(
+        with_spec(dep(json!({})), "strategy", json!({"type": "Recreate"})),
+        with_spec(
+            dep(json!({"image": "app:2"})),
+            "strategy",
+            json!({"type": "Recreate"}),
+        ),
+    );
+    assert!(
+        only(&p)
+            .risks
+            .iter()
+            .any(|r| r.id == "RESTART_ROLLOUT" && r.severity == Severity::High)
+    );
 }
 fn max_unavailable(v: &str) -> Value {
-    with_spec(replicas(3), "strategy", json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": v, "maxSurge": "25%"}}))
+    with_spec(
+        replicas(3),
+        "strategy",
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": v, "maxSurge": "25%"}}),
+    )
 }
 probe!(max_unavailable_all, "MAX_UNAVAILABLE_ALL", pos: patch(max_unavailable("25%"), max_unavailable("100%")), neg: patch(max_unavailable("25%"), max_unavailable("34%")));
 probe!(pdb_weakened, "PDB_WEAKENED", pos: delete(pdb(json!({"minAvailable": 1}))), neg: patch(pdb(json!({"minAvailable": 1})), pdb(json!({"minAvailable": 2}))));
@@ -392,7 +552,9 @@ probe!(webhook_fail_closed, "WEBHOOK_FAIL_CLOSED",
     neg: create(webhook(json!({"failurePolicy": "Ignore"}))));
 #[test]
 fn webhook_excluding_kube_system_is_not_fail_closed() {
-    let p = create(webhook(json!({"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]}})));
+    let p = create(webhook(
+        json!({"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]}}),
+    ));
     assert!(!has(&p, "WEBHOOK_FAIL_CLOSED"));
 }
 fn psa(level: &str) -> Value {
@@ -417,7 +579,14 @@ probe!(cap_add, "CAP_ADD", pos: patch(dep(json!({})), caps("NET_ADMIN")), neg: p
 #[test]
 fn cap_sys_admin_is_critical_and_worsening_counts() {
     let p = patch(caps("NET_ADMIN"), caps("SYS_ADMIN"));
-    assert_eq!(only(&p).risks.iter().find(|r| r.id == "CAP_ADD").map(|r| r.severity), Some(Severity::Critical));
+    assert_eq!(
+        only(&p)
+            .risks
+            .iter()
+            .find(|r| r.id == "CAP_ADD")
+            .map(|r| r.severity),
+        Some(Severity::Critical)
+    );
 }
 probe!(host_namespace, "HOST_NAMESPACE", pos: patch(pod(json!({})), pod(json!({"hostPID": true}))), neg: patch(pod(json!({})), pod(json!({"hostPID": false}))));
 fn host_path(p: &str) -> Value {
@@ -428,12 +597,25 @@ probe!(host_path_, "HOST_PATH",
     neg: patch(pod(json!({})), pod(json!({"volumes": [{"name": "data", "emptyDir": {}}]}))));
 #[test]
 fn host_path_severity_depends_on_the_path() {
-    let sev = |p: &str| only(&create(host_path(p))).risks.iter().find(|r| r.id == "HOST_PATH").map(|r| r.severity);
+    let sev = |p: &str| {
+        only(&create(host_path(p)))
+            .risks
+            .iter()
+            .find(|r| r.id == "HOST_PATH")
+            .map(|r| r.severity)
+    };
     assert_eq!(sev("/data"), Some(Severity::High));
     assert_eq!(sev("/etc/"), Some(Severity::Critical));
     // Worsened: the same volume now points at a sensitive path.
     let p = patch(host_path("/data"), host_path("/var/lib/kubelet"));
-    assert_eq!(only(&p).risks.iter().find(|r| r.id == "HOST_PATH").map(|r| r.severity), Some(Severity::Critical));
+    assert_eq!(
+        only(&p)
+            .risks
+            .iter()
+            .find(|r| r.id == "HOST_PATH")
+            .map(|r| r.severity),
+        Some(Severity::Critical)
+    );
 }
 probe!(host_port, "HOST_PORT",
     pos: patch(dep(json!({"ports": [{"containerPort": 80}]})), dep(json!({"ports": [{"containerPort": 80, "hostPort": 80}]}))),
@@ -472,7 +654,12 @@ fn psa_label_removed_is_weakened() {
     // Under CSA the removal of the label is applied (last-applied holds it).
     let mut live = p.clone();
     live["metadata"]["annotations"] = json!({"kubectl.kubernetes.io/last-applied-configuration": serde_json::to_string(&p).expect("json")});
-    let plan = a(run(&ctx(Applier::Argocd), None, Some(desired), Live::Found(live)));
+    let plan = a(run(
+        &ctx(Applier::Argocd),
+        None,
+        Some(desired),
+        Live::Found(live),
+    ));
     assert!(has(&plan, "PSA_WEAKENED"), "{:#?}", flags(&plan));
 }
 probe!(netpol_weakened, "NETPOL_WEAKENED",
@@ -489,7 +676,10 @@ probe!(image_mutable, "IMAGE_MUTABLE",
     neg: patch(dep(json!({})), dep(json!({"image": "app:2"}))));
 #[test]
 fn image_digest_removed_is_mutable() {
-    let p = patch(dep(json!({"image": "app:1@sha256:abc"})), dep(json!({"image": "app:1"})));
+    let p = patch(
+        dep(json!({"image": "app:1@sha256:abc"})),
+        dep(json!({"image": "app:1"})),
+    );
     assert!(has(&p, "IMAGE_MUTABLE"));
 }
 probe!(image_registry_change, "IMAGE_REGISTRY_CHANGE",
@@ -507,39 +697,68 @@ fn adopt(live_labels: &std::collections::BTreeMap<String, String>) -> Plan {
     let mut opts = fk();
     opts.inject_labels = flux_labels("apps");
     let d = dep(json!({}));
-    a(run(&opts, Some(d.clone()), Some(d.clone()), Live::Found(server_like(&with_labels(d, live_labels), None))))
+    a(run(
+        &opts,
+        Some(d.clone()),
+        Some(d.clone()),
+        Live::Found(server_like(&with_labels(d, live_labels), None)),
+    ))
 }
 probe!(adopt_, "ADOPT", pos: adopt(&BTreeMap::new()), neg: adopt(&flux_labels("apps")));
 #[test]
 fn adopt_from_configured_owner_labels() {
     let d = dep(json!({"image": "app:2"}));
-    let plan = run(&fk(), None, Some(d), Live::Found(server_like(&dep(json!({})), None)));
-    let ctx = RiskContext { owner_labels: flux_labels("apps"), ..RiskContext::default() };
+    let plan = run(
+        &fk(),
+        None,
+        Some(d),
+        Live::Found(server_like(&dep(json!({})), None)),
+    );
+    let ctx = RiskContext {
+        owner_labels: flux_labels("apps"),
+        ..RiskContext::default()
+    };
     assert!(has(&assessed_with(plan, &ctx).0, "ADOPT"));
 }
 probe!(orphaned, "ORPHANED",
     pos: delete_after_base_live_protected(),
     neg: delete(cm("gone", "shop", json!({"a": "1"}))));
 fn delete_after_base_live_protected() -> Plan {
-    let c = annotate(with_labels(cm("keep", "shop", json!({"a": "1"})), &flux_labels("apps")), "helm.sh/resource-policy", "keep");
+    let c = annotate(
+        with_labels(cm("keep", "shop", json!({"a": "1"})), &flux_labels("apps")),
+        "helm.sh/resource-policy",
+        "keep",
+    );
     a(run(&owned(), Some(c.clone()), None, Live::Found(c)))
 }
 probe!(ownership_transfer, "OWNERSHIP_TRANSFER", pos: adopt(&flux_labels("other")), neg: adopt(&flux_labels("apps")));
 fn move_cm(to: &str, name: &str) -> Plan {
     let old = with_labels(cm("cfg", "shop", json!({"a": "1"})), &flux_labels("apps"));
     let new = cm(name, to, json!({"a": "1"}));
-    a(run_many(&owned(), vec![old.clone()], vec![new], Some(vec![(old, true)])))
+    a(run_many(
+        &owned(),
+        vec![old.clone()],
+        vec![new],
+        Some(vec![(old, true)]),
+    ))
 }
 probe!(namespace_move, "NAMESPACE_MOVE", pos: move_cm("web", "cfg"), neg: move_cm("shop", "cfg2"));
 fn hpa_owned(replicas: i64) -> Plan {
     let applied = dep(json!({}));
-    let mut live = server_like(&applied, Some(("kustomize-controller", fields_v1_of(&applied))));
+    let mut live = server_like(
+        &applied,
+        Some(("kustomize-controller", fields_v1_of(&applied))),
+    );
     live["spec"]["replicas"] = json!(7);
     live["metadata"]["managedFields"].as_array_mut().expect("mf").push(json!({
         "manager": "kube-controller-manager", "operation": "Update", "subresource": "scale",
         "apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}));
     let desired = set(applied.clone(), "/spec/replicas", json!(replicas));
-    let desired = set(desired, "/spec/template/spec/containers/0/image", json!("app:2"));
+    let desired = set(
+        desired,
+        "/spec/template/spec/containers/0/image",
+        json!("app:2"),
+    );
     a(run(&fk(), Some(applied), Some(desired), Live::Found(live)))
 }
 probe!(field_conflict, "FIELD_CONFLICT", pos: hpa_owned(2), neg: {
@@ -549,14 +768,22 @@ probe!(field_conflict, "FIELD_CONFLICT", pos: hpa_owned(2), neg: {
 });
 fn released(co_owned: bool) -> Plan {
     let applied = dep(json!({"env": [{"name": "A", "value": "1"}]}));
-    let mut live = server_like(&applied, Some(("kustomize-controller", fields_v1_of(&applied))));
+    let mut live = server_like(
+        &applied,
+        Some(("kustomize-controller", fields_v1_of(&applied))),
+    );
     if co_owned {
         live["metadata"]["managedFields"].as_array_mut().expect("mf").push(json!({
             "manager": "kubectl-edit", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
             "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {"f:env": {
                 "k:{\"name\":\"A\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}}}));
     }
-    a(run(&fk(), Some(applied), Some(dep(json!({}))), Live::Found(live)))
+    a(run(
+        &fk(),
+        Some(applied),
+        Some(dep(json!({}))),
+        Live::Found(live),
+    ))
 }
 probe!(field_released, "FIELD_RELEASED", pos: released(true), neg: released(false));
 probe!(drift, "DRIFT",
@@ -567,7 +794,8 @@ probe!(invalid, "INVALID",
     neg: patch(dep(json!({})), dep(json!({"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}))));
 fn two_protocols(applier: Applier) -> Plan {
     let one = svc(json!({"ports": [{"port": 53, "protocol": "TCP"}]}));
-    let two = svc(json!({"ports": [{"port": 53, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]}));
+    let two =
+        svc(json!({"ports": [{"port": 53, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]}));
     let mut live = one.clone();
     live["metadata"]["annotations"] = json!({"kubectl.kubernetes.io/last-applied-configuration": serde_json::to_string(&one).expect("json")});
     a(run(&ctx(applier), None, Some(two), Live::Found(live)))
@@ -577,8 +805,19 @@ probe!(secret_unreadable, "SECRET_UNREADABLE",
     pos: a(run(&fk(), Some(secret(json!({"a": "YQ=="}))), Some(secret(json!({"a": "Yg=="}))), Live::Forbidden(secret(json!({}))))),
     neg: patch(secret(json!({"a": "YQ=="})), secret(json!({"a": "Yg=="}))));
 fn maybe_hook(hook: bool) -> Plan {
-    let j = |img: &str| if hook { annotate(job(img, 1), "helm.sh/hook", "pre-upgrade") } else { job(img, 1) };
-    a(run(&ctx(Applier::Helm), Some(j("m:1")), Some(j("m:1")), Live::Found(j("m:1"))))
+    let j = |img: &str| {
+        if hook {
+            annotate(job(img, 1), "helm.sh/hook", "pre-upgrade")
+        } else {
+            job(img, 1)
+        }
+    };
+    a(run(
+        &ctx(Applier::Helm),
+        Some(j("m:1")),
+        Some(j("m:1")),
+        Live::Found(j("m:1")),
+    ))
 }
 probe!(hook, "HOOK", pos: maybe_hook(true), neg: maybe_hook(false));
 fn widget() -> Value {
@@ -593,14 +832,25 @@ probe!(api_not_served, "API_NOT_SERVED",
 fn overrides(pairs: &[(&str, Option<&str>, Option<bool>)]) -> BTreeMap<String, RuleOverride> {
     pairs
         .iter()
-        .map(|(id, sev, en)| ((*id).to_owned(), RuleOverride { severity: sev.map(str::to_owned), enabled: *en }))
+        .map(|(id, sev, en)| {
+            (
+                (*id).to_owned(),
+                RuleOverride {
+                    severity: sev.map(str::to_owned),
+                    enabled: *en,
+                },
+            )
+        })
         .collect()
 }
 
 #[test]
 fn a_severity_override_replaces_the_default() {
     let plan = run(&fk(), None, Some(replicas(2)), Live::Found(replicas(4)));
-    let ctx = RiskContext { rules: overrides(&[("SCALE_DOWN", Some("critical"), None)]), ..RiskContext::default() };
+    let ctx = RiskContext {
+        rules: overrides(&[("SCALE_DOWN", Some("critical"), None)]),
+        ..RiskContext::default()
+    };
     let (plan, report) = assessed_with(plan, &ctx);
     assert_eq!(only(&plan).risks[0].severity, Severity::Critical);
     assert_eq!(report.highest, Some(Severity::Critical));
@@ -611,22 +861,42 @@ fn a_severity_override_replaces_the_default() {
 fn a_switched_off_rule_is_listed_and_noted() {
     let plan = run(&fk(), None, Some(replicas(0)), Live::Found(replicas(4)));
     let ctx = RiskContext {
-        rules: overrides(&[("SCALE_TO_ZERO", None, Some(false)), ("HOST_PATH", None, Some(false))]),
+        rules: overrides(&[
+            ("SCALE_TO_ZERO", None, Some(false)),
+            ("HOST_PATH", None, Some(false)),
+        ]),
         ..RiskContext::default()
     };
     let (plan, report) = assessed_with(plan, &ctx);
     let o = only(&plan);
     assert!(!has(&plan, "SCALE_TO_ZERO"));
-    assert_eq!(report.disabled, vec!["HOST_PATH".to_owned(), "SCALE_TO_ZERO".to_owned()]);
+    assert_eq!(
+        report.disabled,
+        vec!["HOST_PATH".to_owned(), "SCALE_TO_ZERO".to_owned()]
+    );
     assert_eq!(report.suppressed.len(), 1);
     assert_eq!(report.suppressed[0].risk.id, "SCALE_TO_ZERO");
-    assert!(o.notes.iter().any(|n| n.contains("SCALE_TO_ZERO is switched off")), "{:?}", o.notes);
+    assert!(
+        o.notes
+            .iter()
+            .any(|n| n.contains("SCALE_TO_ZERO is switched off")),
+        "{:?}",
+        o.notes
+    );
 }
 
 #[test]
 fn switching_off_immutable_field_keeps_the_rejection() {
-    let plan = run(&fk(), None, Some(with_type(secret(json!({})), "kubernetes.io/tls")), Live::Found(secret(json!({}))));
-    let ctx = RiskContext { rules: overrides(&[("IMMUTABLE_FIELD", None, Some(false))]), ..RiskContext::default() };
+    let plan = run(
+        &fk(),
+        None,
+        Some(with_type(secret(json!({})), "kubernetes.io/tls")),
+        Live::Found(secret(json!({}))),
+    );
+    let ctx = RiskContext {
+        rules: overrides(&[("IMMUTABLE_FIELD", None, Some(false))]),
+        ..RiskContext::default()
+    };
     let (plan, _) = assessed_with(plan, &ctx);
     assert_eq!(only(&plan).detail, Some(thule_diff::Detail::Rejected));
     assert!(only(&plan).risks.is_empty());
@@ -634,11 +904,20 @@ fn switching_off_immutable_field_keeps_the_rejection() {
 
 #[test]
 fn bad_overrides_are_reported_and_ignored() {
-    let rules = overrides(&[("NOPE", None, Some(false)), ("SCALE_DOWN", Some("urgent"), None)]);
+    let rules = overrides(&[
+        ("NOPE", None, Some(false)),
+        ("SCALE_DOWN", Some("urgent"), None),
+    ]);
     let errs = validate_overrides(&rules).expect_err("two problems");
     assert_eq!(errs.len(), 2);
     let plan = run(&fk(), None, Some(replicas(2)), Live::Found(replicas(4)));
-    let (plan, report) = assessed_with(plan, &RiskContext { rules, ..RiskContext::default() });
+    let (plan, report) = assessed_with(
+        plan,
+        &RiskContext {
+            rules,
+            ..RiskContext::default()
+        },
+    );
     assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
     assert!(report.disabled.is_empty());
     assert_eq!(only(&plan).risks[0].severity, Severity::Medium);
@@ -647,14 +926,18 @@ fn bad_overrides_are_reported_and_ignored() {
 
 #[test]
 fn flags_are_sorted_most_severe_first_and_messages_are_scrubbed() {
-    let d = dep(json!({"image": "app:2", "securityContext": {"privileged": true}, "env": [{"name": "DB_PASSWORD", "value": "s3cr3t-value-1"}]}));
+    let d = dep(
+        json!({"image": "app:2", "securityContext": {"privileged": true}, "env": [{"name": "DB_PASSWORD", "value": "s3cr3t-value-1"}]}),
+    );
     let (plan, report) = assessed(run(&fk(), None, Some(d), Live::Found(dep(json!({})))));
     let sev: Vec<Severity> = only(&plan).risks.iter().map(|r| r.severity).collect();
     let mut sorted = sev.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(sev, sorted);
     assert_eq!(sev[0], Severity::Critical);
-    assert!(!format!("{report:?}{}", thule_diff::render::to_json(&plan)).contains("s3cr3t-value-1"));
+    assert!(
+        !format!("{report:?}{}", thule_diff::render::to_json(&plan)).contains("s3cr3t-value-1")
+    );
 }
 
 #[test]
@@ -662,7 +945,12 @@ fn intent_only_mode_still_flags() {
     let plan = run(&fk(), Some(replicas(3)), Some(replicas(0)), Live::NoCluster);
     let (plan, _) = assessed(plan);
     assert!(has(&plan, "SCALE_TO_ZERO"));
-    let plan = run(&fk(), Some(with_type(secret(json!({})), "Opaque")), Some(with_type(secret(json!({})), "kubernetes.io/tls")), Live::NoCluster);
+    let plan = run(
+        &fk(),
+        Some(with_type(secret(json!({})), "Opaque")),
+        Some(with_type(secret(json!({})), "kubernetes.io/tls")),
+        Live::NoCluster,
+    );
     let (plan, _) = assessed(plan);
     assert_eq!(only(&plan).detail, Some(thule_diff::Detail::Rejected));
 }

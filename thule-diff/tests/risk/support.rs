@@ -31,7 +31,11 @@ pub fn manifests(vs: &[Value]) -> Vec<Manifest> {
 pub fn flags(plan: &Plan) -> Vec<(String, String, Severity)> {
     plan.objects
         .iter()
-        .flat_map(|o| o.risks.iter().map(move |r| (o.name.clone(), r.id.clone(), r.severity)))
+        .flat_map(|o| {
+            o.risks
+                .iter()
+                .map(move |r| (o.name.clone(), r.id.clone(), r.severity))
+        })
         .collect()
 }
 
@@ -42,7 +46,9 @@ pub fn ids(o: &ObjectPlan) -> Vec<&str> {
 
 /// Whether the plan has this flag id anywhere.
 pub fn has(plan: &Plan, id: &str) -> bool {
-    plan.objects.iter().any(|o| o.risks.iter().any(|r| r.id == id))
+    plan.objects
+        .iter()
+        .any(|o| o.risks.iter().any(|r| r.id == id))
 }
 
 /// The rule of §9: every `required` flag appears (with the severity, when given), and no
@@ -52,7 +58,8 @@ pub fn check_case(plan: &Plan, required: &[(&str, Option<Severity>)]) {
     let dump = || format!("{all:#?}\n{}", thule_diff::render::to_text(plan));
     for (id, sev) in required {
         assert!(
-            all.iter().any(|(_, i, s)| i == id && sev.is_none_or(|want| *s == want)),
+            all.iter()
+                .any(|(_, i, s)| i == id && sev.is_none_or(|want| *s == want)),
             "required flag {id} ({sev:?}) missing: {}",
             dump()
         );
@@ -95,6 +102,7 @@ pub fn annotate(mut v: Value, k: &str, val: &str) -> Value {
 
 /// `v` with a JSON pointer set.
 pub fn set(mut v: Value, pointer: &str, val: Value) -> Value {
-    *v.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer} missing")) = val;
+    *v.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{pointer} missing")) = val;
     v
 }
