@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::immutable::short;
-use super::world::{World, hash_stem, pod_template, references, template_prefix};
+use super::world::{World, pod_template, references, template_prefix};
 use super::{Outcome, RiskContext, View};
 use crate::fields::FieldSet;
 use crate::path::{Path, Seg};
@@ -194,7 +194,7 @@ pub(crate) fn process(v: &View<'_>, world: &World, ctx: &RiskContext<'_>, out: &
         }
     }
     // Adoption and ownership transfer, from the applier's markers.
-    if o.action == Action::Patch {
+    if matches!(o.action, Action::Patch | Action::Replace) {
         let mut adopt = false;
         for c in &o.changes {
             let marker = OWNER_MARKERS
@@ -1755,7 +1755,6 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
         }
         _ => {}
     }
-    let _ = hash_stem;
 }
 
 fn service_selector(v: &View<'_>, world: &World, out: &mut Outcome) {

@@ -303,7 +303,8 @@ impl Overrides {
 }
 
 /// Run every rule over `plan` (see the module docs). Pure and deterministic: the same plan
-/// and context give the same flags, in the same order.
+/// and context give the same flags, in the same order. Idempotent: running it again on the
+/// assessed plan gives the same plan (risks are recomputed, not appended).
 pub fn assess(plan: &mut Plan, ctx: &RiskContext<'_>) -> RiskReport {
     let overrides = Overrides::new(&ctx.rules);
     let world = world::World::build(plan, ctx);
@@ -324,6 +325,7 @@ pub fn assess(plan: &mut Plan, ctx: &RiskContext<'_>) -> RiskReport {
         ..
     } = plan;
     for (o, out) in objects.iter_mut().zip(outcomes) {
+        o.risks.clear();
         if let Some(a) = out.action
             && a != o.action
         {
@@ -401,13 +403,17 @@ fn evaluate(v: &View<'_>, world: &world::World, ctx: &RiskContext<'_>) -> Outcom
         Action::Delete => checks::deletion(v, world, ctx, false, &mut out),
         Action::Noop if v.o.detail != Some(Detail::Unknown) => {}
         _ => {
-            let mut rejected = v.o.detail == Some(Detail::Rejected);
-            let mut replaced = v.o.action == Action::Replace;
-            if v.o.action == Action::Patch && v.o.detail.is_none() {
-                let verdict = immutable::check(v, ctx, &mut out);
-                rejected |= verdict == immutable::Verdict::Rejected;
-                replaced |= verdict == immutable::Verdict::Replace;
-            }
+            // A patch (or a replace/rejection decided by an earlier run: `assess` is idempotent).
+            let candidate = (v.o.action == Action::Patch
+                && matches!(v.o.detail, None | Some(Detail::Rejected)))
+                || v.o.action == Action::Replace;
+            let verdict = if candidate {
+                immutable::check(v, ctx, &mut out)
+            } else {
+                immutable::Verdict::Fine
+            };
+            let rejected = verdict == immutable::Verdict::Rejected;
+            let replaced = verdict == immutable::Verdict::Replace;
             if replaced {
                 checks::deletion(v, world, ctx, true, &mut out);
             }

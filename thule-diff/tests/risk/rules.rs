@@ -205,12 +205,14 @@ fn not_served(kind_obj: Value, outcome: LiveOutcome) -> Plan {
     let m = crate::common::mk(kind_obj.clone());
     let mut key = m.key.clone();
     key.namespace = "shop".into();
-    let live: BTreeMap<ObjectKey, LiveOutcome> = [(key, outcome.clone())].into_iter().collect();
-    let found = match outcome {
-        LiveOutcome::Forbidden { .. } => Live::Forbidden(kind_obj.clone()),
-        _ => Live::Forbidden(kind_obj.clone()),
-    };
-    let plan = run(&fk(), Some(kind_obj.clone()), Some(kind_obj), found);
+    let live: BTreeMap<ObjectKey, LiveOutcome> = [(key, outcome)].into_iter().collect();
+    // The engine sees an unreadable object (detail `unknown`); the risk pass reads why.
+    let plan = run(
+        &fk(),
+        Some(kind_obj.clone()),
+        Some(kind_obj.clone()),
+        Live::Forbidden(kind_obj),
+    );
     assessed_with(
         plan,
         &RiskContext {
@@ -953,4 +955,31 @@ fn intent_only_mode_still_flags() {
     );
     let (plan, _) = assessed(plan);
     assert_eq!(only(&plan).detail, Some(thule_diff::Detail::Rejected));
+}
+
+#[test]
+fn assess_is_idempotent() {
+    let cases = [
+        forced(
+            secret(json!({"a": "YQ=="})),
+            with_type(secret(json!({"a": "YQ=="})), "kubernetes.io/tls"),
+        ),
+        patch(
+            secret(json!({"a": "YQ=="})),
+            with_type(secret(json!({"a": "YQ=="})), "kubernetes.io/tls"),
+        ),
+        patch(replicas(4), replicas(0)),
+        adopt(&BTreeMap::new()),
+    ];
+    for mut plan in cases {
+        let ctx = RiskContext {
+            force: plan.summary.replace > 0,
+            ..RiskContext::default()
+        };
+        let once = thule_diff::render::to_json(&plan);
+        let summary = plan.summary;
+        thule_diff::risk::assess(&mut plan, &ctx);
+        assert_eq!(thule_diff::render::to_json(&plan), once);
+        assert_eq!(plan.summary, summary);
+    }
 }
