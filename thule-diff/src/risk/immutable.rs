@@ -159,11 +159,16 @@ fn crd_versions(v: Option<&Value>) -> Vec<String> {
 }
 
 /// Flag immutable changes and decide rejected / replace.
-pub(crate) fn check(v: &View<'_>, ctx: &RiskContext<'_>, out: &mut Outcome) -> Verdict {
+pub(crate) fn check(
+    v: &View<'_>,
+    ctx: &RiskContext<'_>,
+    cel: &[Vec<String>],
+    out: &mut Outcome,
+) -> Verdict {
     let mut hits: Vec<(String, String, String)> = Vec::new();
     for c in &v.o.changes {
         let fields = fields_of(&c.keyed);
-        if let Some(why) = reason(v, c, &fields) {
+        if let Some(why) = reason(v, c, &fields).or_else(|| super::crd::cel_reason(cel, c)) {
             let ev = match (&c.before, &c.after, c.sensitive) {
                 (_, _, true) => "value hidden".to_owned(),
                 (Some(b), Some(a), _) => format!("{} → {}", short(b), short(a)),

@@ -40,6 +40,7 @@
 //! flags still fire, with less detail.
 
 mod checks;
+mod crd;
 mod immutable;
 mod rules;
 mod world;
@@ -407,8 +408,13 @@ fn evaluate(v: &View<'_>, world: &world::World, ctx: &RiskContext<'_>) -> Outcom
             let candidate = (v.o.action == Action::Patch
                 && matches!(v.o.detail, None | Some(Detail::Rejected)))
                 || v.o.action == Action::Replace;
+            let schema = world.crd_schema(v);
+            let cel = schema.map(crd::cel_immutable).unwrap_or_default();
+            if let Some(s) = schema {
+                crd::unknown_fields(v, s, &mut out);
+            }
             let verdict = if candidate {
-                immutable::check(v, ctx, &mut out)
+                immutable::check(v, ctx, &cel, &mut out)
             } else {
                 immutable::Verdict::Fine
             };

@@ -76,7 +76,7 @@ pub const RULES: &[RuleInfo] = &[
         "IMMUTABLE_FIELD",
         Blocker,
         Im,
-        "A change at an immutable path: the apply is rejected (detail `rejected`). With force the object is replaced instead and the flag is info (varies).",
+        "A change at an immutable path (built-in table; CRD `self == oldSelf` rules): the apply is rejected (detail `rejected`). With force the object is replaced instead and the flag is info (varies).",
     ),
     r(
         "REPLACE",
@@ -462,6 +462,12 @@ pub const RULES: &[RuleInfo] = &[
         Blocker,
         Pr,
         "Desired cannot be applied as written (render error, wrong type, duplicate list key).",
+    ),
+    r(
+        "UNKNOWN_FIELD",
+        Medium,
+        Pr,
+        "A custom resource sets a field its CRD schema does not have: the API server prunes it.",
     ),
     r(
         "SMP_KEY_COLLISION",

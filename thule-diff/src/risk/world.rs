@@ -59,6 +59,8 @@ pub(crate) struct World {
     pub renames: BTreeMap<ObjectKey, String>,
     /// Namespace moves: created or deleted key → the other namespace.
     pub moves: BTreeMap<ObjectKey, String>,
+    /// CRDs by the `(group, kind)` they serve (desired first, then live).
+    pub crds: BTreeMap<(String, String), Value>,
 }
 
 /// The pod template (`{metadata, spec}`) of a workload kind, or the Pod itself.
@@ -226,6 +228,18 @@ impl World {
                     .or_insert(label);
             }
         };
+        let crd = |w: &mut World, obj: &Value| {
+            if obj["kind"].as_str() == Some("CustomResourceDefinition")
+                && let (Some(g), Some(k)) = (
+                    obj.pointer("/spec/group").and_then(Value::as_str),
+                    obj.pointer("/spec/names/kind").and_then(Value::as_str),
+                )
+            {
+                w.crds
+                    .entry((g.to_owned(), k.to_owned()))
+                    .or_insert_with(|| obj.clone());
+            }
+        };
         // Desired: the plan's own desired states, then the rest of the render.
         for o in &plan.objects {
             let Some(d) = o.state.as_deref().and_then(|s| s.desired.as_ref()) else {
@@ -241,6 +255,7 @@ impl World {
                 d,
                 format!("{}/{}", o.kind, o.name),
             );
+            crd(&mut w, d);
             if pod_template(&o.key.group, &o.key.kind, d).is_some() {
                 w.desired.push(Workload {
                     key: o.key.clone(),
@@ -269,6 +284,7 @@ impl World {
                 &m.object,
                 format!("{}/{}", key.kind, key.name),
             );
+            crd(&mut w, &m.object);
             if pod_template(&key.group, &key.kind, &m.object).is_some() {
                 w.desired.push(Workload {
                     key,
@@ -297,6 +313,7 @@ impl World {
                 v,
                 format!("{}/{} (live)", key.kind, key.name),
             );
+            crd(&mut w, v);
             if pod_template(&key.group, &key.kind, v).is_some() {
                 w.live.push(Workload {
                     key,
@@ -357,6 +374,18 @@ impl World {
             }
         }
         w
+    }
+
+    /// The schema of a custom resource's version, from its CRD (desired or live), if known.
+    pub(crate) fn crd_schema<'w>(&'w self, v: &super::View<'_>) -> Option<&'w Value> {
+        if crate::schema::is_builtin_group(v.group()) {
+            return None;
+        }
+        let crd = self
+            .crds
+            .get(&(v.group().to_owned(), v.kind().to_owned()))?;
+        let version = v.o.api_version.rsplit('/').next().unwrap_or_default();
+        super::crd::schema_of(crd, version)
     }
 
     /// Workloads in `namespace` (desired first; live ones only when not in the render).

@@ -2,8 +2,7 @@
 //! its number. Each checks that the required flags appear and that no other flag of severity
 //! medium or above does (`check_case`).
 //!
-//! Not here: 59 (`UNKNOWN_FIELD` needs the CRD's structural schema, which the engine does not
-//! read yet) and 60 (its "format-only" is a note of the engine, not a flag).
+//! Not here: 60 (its "format-only" is a note of the engine, not a flag).
 
 use std::collections::BTreeMap;
 
@@ -1067,4 +1066,32 @@ fn case_75_second_protocol_collides_under_csa() {
         },
     );
     check_case(&plan, &[("SMP_KEY_COLLISION", Some(Medium))]);
+}
+
+/// §9 expects NO-OP (the API server prunes the field); the engine reports the add as a
+/// patch, and the risk pass flags it. The action is the engine's to decide.
+#[test]
+fn case_59_field_missing_from_the_crd_schema() {
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object",
+                "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}]}});
+    let cr = |spec: Value| json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "shop"}, "spec": spec});
+    let desired = cr(json!({"size": 1, "foo": 1}));
+    let d1 = manifests(&[desired.clone(), crd]);
+    let plan = run(
+        &fk(),
+        Some(cr(json!({"size": 1}))),
+        Some(desired),
+        Live::Found(cr(json!({"size": 1}))),
+    );
+    let (plan, _) = assessed_with(
+        plan,
+        &RiskContext {
+            desired: &d1,
+            ..RiskContext::default()
+        },
+    );
+    check_case(&plan, &[("UNKNOWN_FIELD", Some(Medium))]);
+    assert_eq!(only(&plan).risks[0].path.as_deref(), Some("spec.foo"));
 }

@@ -322,6 +322,7 @@ const PROBED: &[&str] = &[
     "SECRET_UNREADABLE",
     "HOOK",
     "API_NOT_SERVED",
+    "UNKNOWN_FIELD",
 ];
 
 #[test]
@@ -982,4 +983,58 @@ fn assess_is_idempotent() {
         assert_eq!(thule_diff::render::to_json(&plan), once);
         assert_eq!(plan.summary, summary);
     }
+}
+
+fn widget_crd(with_size_rule: bool) -> Value {
+    let mut size = json!({"type": "integer"});
+    if with_size_rule {
+        size["x-kubernetes-validations"] =
+            json!([{"rule": "self == oldSelf", "message": "size is immutable"}]);
+    }
+    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object",
+                "properties": {"spec": {"type": "object", "properties": {"size": size,
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "raw": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}}}]}})
+}
+
+fn widget_change(crd: Value, live_spec: Value, spec: Value) -> Plan {
+    let mut live = widget();
+    live["spec"] = live_spec;
+    let mut desired = widget();
+    desired["spec"] = spec;
+    let d1 = manifests(&[desired.clone(), crd]);
+    assessed_with(
+        run(&fk(), None, Some(desired), Live::Found(live)),
+        &RiskContext {
+            desired: &d1,
+            ..RiskContext::default()
+        },
+    )
+    .0
+}
+
+probe!(unknown_field, "UNKNOWN_FIELD",
+    pos: widget_change(widget_crd(false), json!({"size": 1}), json!({"size": 1, "foo": 1})),
+    neg: widget_change(widget_crd(false), json!({"size": 1}), json!({"size": 1, "labels": {"a": "b"}, "raw": {"x": 1}})));
+
+#[test]
+fn cel_self_equals_old_self_is_immutable() {
+    let p = widget_change(widget_crd(true), json!({"size": 1}), json!({"size": 2}));
+    let o = only(&p);
+    assert_eq!(o.detail, Some(thule_diff::Detail::Rejected));
+    assert!(
+        o.risks
+            .iter()
+            .any(|r| r.id == "IMMUTABLE_FIELD" && r.path.as_deref() == Some("spec.size")),
+        "{:?}",
+        o.risks
+    );
+    // Without the rule, the same change applies.
+    let p = widget_change(widget_crd(false), json!({"size": 1}), json!({"size": 2}));
+    assert_eq!(only(&p).detail, None);
+    // Setting the field the first time is not a transition.
+    let p = widget_change(widget_crd(true), json!({}), json!({"size": 2}));
+    assert_eq!(only(&p).detail, None);
 }
