@@ -3,6 +3,10 @@
 //! - `render_overhead/{raw,thule}/<project>`: the tool run directly (`std::process::Command`,
 //!   same arguments) against thule's full render of the same project (input hashing, tool run
 //!   through the `ToolRunner`, parsing, origins), cache off. Goal: thule under 5% over raw.
+//! - `render_overhead/thule_work/<project>`: thule's own work alone, with a runner that replays
+//!   the tool's recorded output instead of starting it. On a shared machine this is the stable
+//!   measure of overhead: `thule_work / raw` is the fraction thule adds, free of process-start
+//!   noise.
 //! - `render_cached/<project>`: the same render served from the content-hash cache.
 //! - `render_parallel/{sequential,parallel}/<n>`: N independent projects (cache off) with one
 //!   job against two jobs. Goal on 2 cores: parallel close to half of sequential.
@@ -16,8 +20,10 @@
 //! `scripts/install-tools.sh` (or `THULE_TOOLS_DIR`). Compare medians in
 //! `target/criterion/render_*/**/new/estimates.json`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -25,7 +31,28 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use thule_core::config::{ConfigLayers, ProjectConfig};
 use thule_core::discovery::load_projects;
 use thule_core::repo::DiskTree;
-use thule_render::{ProcessRunner, RenderEngine, RenderOptions, Renderer, Toolchain};
+use thule_render::{
+    ProcessRunner, RenderEngine, RenderOptions, Renderer, ToolError, ToolInvocation, ToolOutput,
+    ToolRunner, Toolchain,
+};
+
+/// Runs each distinct invocation once for real, then replays its recorded output.
+struct ReplayRunner {
+    real: ProcessRunner,
+    recorded: Mutex<HashMap<String, ToolOutput>>,
+}
+
+impl ToolRunner for ReplayRunner {
+    fn run(&self, invocation: &ToolInvocation) -> Result<ToolOutput, ToolError> {
+        let key = invocation.to_string();
+        if let Some(out) = self.recorded.lock().expect("lock").get(&key) {
+            return Ok(out.clone());
+        }
+        let out = self.real.run(invocation)?;
+        self.recorded.lock().expect("lock").insert(key, out.clone());
+        Ok(out)
+    }
+}
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -148,6 +175,14 @@ fn bench_overhead(c: &mut Criterion) {
     let (repo, tools, projects) = setup().expect("benchmark setup");
     let engine = engine(&repo, &tools, 1).without_cache();
     let cached = self::engine(&repo, &tools, 1);
+    let replay = RenderEngine::new(
+        ReplayRunner {
+            real: ProcessRunner::new(),
+            recorded: Mutex::new(HashMap::new()),
+        },
+        RenderOptions::new(&repo).toolchain(Toolchain::from_dir(&tools)),
+    )
+    .without_cache();
 
     let mut g = c.benchmark_group("render_overhead");
     g.sample_size(20).measurement_time(Duration::from_secs(8));
@@ -170,6 +205,14 @@ fn bench_overhead(c: &mut Criterion) {
         );
         g.bench_function(format!("raw/{name}"), |b| {
             b.iter(|| run_raw(&repo, &tools, name).expect("raw tool run"));
+        });
+        assert!(replay.render(p).is_rendered());
+        g.bench_function(format!("thule_work/{name}"), |b| {
+            b.iter(|| {
+                let r = replay.render(p);
+                assert!(r.is_rendered());
+                r
+            });
         });
         g.bench_function(format!("thule/{name}"), |b| {
             b.iter(|| {
