@@ -48,7 +48,7 @@ impl Fingerprint {
     /// Hash a repository-relative file: its path and its bytes (or that it is missing).
     pub(crate) fn file(&mut self, repo_root: &Path, rel: &Path) {
         let label = rel_label(rel);
-        match std::fs::read(repo_root.join(rel)) {
+        match read_in_repo(repo_root, rel) {
             Ok(bytes) => {
                 self.field("file", label.as_bytes());
                 self.field("bytes", &bytes);
@@ -100,20 +100,52 @@ pub(crate) fn normalize_rel(path: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
+/// Read a repository file, refusing symbolic links that resolve outside the repository and
+/// anything that is not a regular file (a link to `/dev/zero` must not hang a render).
+pub(crate) fn read_in_repo(repo_root: &Path, rel: &Path) -> io::Result<Vec<u8>> {
+    let root = repo_root.canonicalize()?;
+    let real = repo_root.join(rel).canonicalize()?;
+    if !real.starts_with(&root) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "it is a symbolic link that leaves the repository",
+        ));
+    }
+    if !std::fs::metadata(&real)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file",
+        ));
+    }
+    std::fs::read(real)
+}
+
+/// The result of [`walk_files`].
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Walk {
+    /// Files, in walk order.
+    pub files: Vec<PathBuf>,
+    /// Entries whose symbolic links resolve outside the repository (not entered, not read).
+    pub escaping: Vec<PathBuf>,
+}
+
 /// All files under `rel_dir` (repository-relative), depth first, each directory's entries in
 /// byte order of their names, so the order is the same on every machine. `.git` directories
-/// are skipped; symbolic links are followed, but a directory is never entered twice.
-pub(crate) fn walk_files(repo_root: &Path, rel_dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// are skipped; symbolic links are followed inside the repository (a directory is never
+/// entered twice) and reported in [`Walk::escaping`] when they leave it.
+pub(crate) fn walk_files(repo_root: &Path, rel_dir: &Path) -> io::Result<Walk> {
+    let mut walk = Walk::default();
     let mut seen = BTreeSet::new();
-    walk_into(repo_root, rel_dir, &mut out, &mut seen)?;
-    Ok(out)
+    let root = repo_root.canonicalize()?;
+    walk_into(repo_root, &root, rel_dir, &mut walk, &mut seen)?;
+    Ok(walk)
 }
 
 fn walk_into(
     repo_root: &Path,
+    canonical_root: &Path,
     rel_dir: &Path,
-    out: &mut Vec<PathBuf>,
+    walk: &mut Walk,
     seen: &mut BTreeSet<PathBuf>,
 ) -> io::Result<()> {
     let abs = repo_root.join(rel_dir);
@@ -129,10 +161,18 @@ fn walk_into(
             continue;
         }
         let rel = rel_dir.join(&name);
-        // `metadata` follows symbolic links; a dangling link is hashed as unreadable.
-        match std::fs::metadata(repo_root.join(&rel)) {
-            Ok(m) if m.is_dir() => walk_into(repo_root, &rel, out, seen)?,
-            _ => out.push(rel),
+        let path = repo_root.join(&rel);
+        if path
+            .canonicalize()
+            .is_ok_and(|c| !c.starts_with(canonical_root))
+        {
+            walk.escaping.push(rel);
+            continue;
+        }
+        // `metadata` follows symbolic links; a dangling link is listed (and fails to read).
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk_into(repo_root, canonical_root, &rel, walk, seen)?,
+            _ => walk.files.push(rel),
         }
     }
     Ok(())
@@ -141,8 +181,12 @@ fn walk_into(
 /// Hash every file under a repository-relative directory (or the file itself).
 pub(crate) fn hash_tree(f: &mut Fingerprint, repo_root: &Path, rel: &Path) -> io::Result<()> {
     if repo_root.join(rel).is_dir() {
-        for file in walk_files(repo_root, rel)? {
+        let walk = walk_files(repo_root, rel)?;
+        for file in walk.files {
             f.file(repo_root, &file);
+        }
+        for link in walk.escaping {
+            f.field("escaping-link", rel_label(&link).as_bytes());
         }
     } else {
         f.file(repo_root, rel);
@@ -253,10 +297,42 @@ mod tests {
             std::fs::write(p, "x")?;
         }
         let files: Vec<_> = walk_files(t.path(), Path::new("d"))?
+            .files
             .iter()
             .map(|p| rel_label(p))
             .collect();
         assert_eq!(files, ["d/a.yaml", "d/b/a.yaml", "d/b/z.yaml", "d/c.yaml"]);
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_leaving_the_repository_are_neither_walked_nor_read() -> io::Result<()> {
+        let outside = tempfile::tempdir()?;
+        std::fs::write(outside.path().join("secret.yaml"), "token: x")?;
+        let t = tempfile::tempdir()?;
+        std::fs::create_dir(t.path().join("d"))?;
+        std::fs::write(t.path().join("d/ok.yaml"), "a: 1")?;
+        std::os::unix::fs::symlink(outside.path(), t.path().join("d/dir-link"))?;
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.yaml"),
+            t.path().join("d/file-link.yaml"),
+        )?;
+        std::os::unix::fs::symlink("ok.yaml", t.path().join("d/inside-link.yaml"))?;
+        std::os::unix::fs::symlink("/dev/zero", t.path().join("d/zero.yaml"))?;
+        let walk = walk_files(t.path(), Path::new("d"))?;
+        let labels = |v: &[PathBuf]| v.iter().map(|p| rel_label(p)).collect::<Vec<_>>();
+        assert_eq!(labels(&walk.files), ["d/inside-link.yaml", "d/ok.yaml"]);
+        assert_eq!(
+            labels(&walk.escaping),
+            ["d/dir-link", "d/file-link.yaml", "d/zero.yaml"]
+        );
+        assert_eq!(
+            read_in_repo(t.path(), Path::new("d/inside-link.yaml"))?,
+            b"a: 1"
+        );
+        let err = read_in_repo(t.path(), Path::new("d/file-link.yaml")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use thule_core::config::ProjectConfig;
 
 use crate::engine::{Job, Objects, Prepared, RenderEngine};
 use crate::error::RenderError;
-use crate::fingerprint::{Fingerprint, rel_label, walk_files};
+use crate::fingerprint::{Fingerprint, read_in_repo, rel_label, walk_files};
 use crate::model::ToolInfo;
 use crate::objects::{Source, collect};
 use crate::tool::ToolRunner;
@@ -30,11 +30,24 @@ pub(crate) fn prepare<T: ToolRunner>(
     let path = engine.checked_path(project, &project.render.path)?;
     let abs = root.join(&path);
     let files = if abs.is_dir() {
-        walk_files(root, &path)
-            .map_err(|e| RenderError::Read {
-                path: rel_label(&path),
-                message: e.to_string(),
-            })?
+        let walk = walk_files(root, &path).map_err(|e| RenderError::Read {
+            path: rel_label(&path),
+            message: e.to_string(),
+        })?;
+        // A link that leaves the repository is an error when thule would have read it: a
+        // manifest file, or a directory that may hold manifests.
+        let would_read = |l: &PathBuf| {
+            !is_hidden(l, &path) && (has_manifest_extension(l) || root.join(l).is_dir())
+        };
+        if let Some(link) = walk.escaping.iter().find(|l| would_read(l)) {
+            return Err(RenderError::Read {
+                path: rel_label(link),
+                message: "it is a symbolic link that leaves the repository; thule reads only \
+                          files inside the repository, so replace the link with the file"
+                    .to_owned(),
+            });
+        }
+        walk.files
             .into_iter()
             .filter(|f| is_manifest_file(f, &path, &project.file))
             .collect()
@@ -56,7 +69,7 @@ pub(crate) fn prepare<T: ToolRunner>(
     key.field("tool", tool.to_string().as_bytes());
     let mut read = Vec::with_capacity(files.len());
     for f in files {
-        let bytes = std::fs::read(root.join(&f)).map_err(|e| RenderError::Read {
+        let bytes = read_in_repo(root, &f).map_err(|e| RenderError::Read {
             path: rel_label(&f),
             message: e.to_string(),
         })?;
@@ -71,17 +84,21 @@ pub(crate) fn prepare<T: ToolRunner>(
     })
 }
 
-fn is_manifest_file(file: &Path, base: &Path, project_file: &Path) -> bool {
-    let ext_ok = file
-        .extension()
+fn has_manifest_extension(file: &Path) -> bool {
+    file.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| EXTENSIONS.contains(&e));
-    let hidden = file
-        .strip_prefix(base)
+        .is_some_and(|e| EXTENSIONS.contains(&e))
+}
+
+fn is_hidden(file: &Path, base: &Path) -> bool {
+    file.strip_prefix(base)
         .unwrap_or(file)
         .components()
-        .any(|c| matches!(c, Component::Normal(n) if n.to_string_lossy().starts_with('.')));
-    ext_ok && !hidden && file != project_file
+        .any(|c| matches!(c, Component::Normal(n) if n.to_string_lossy().starts_with('.')))
+}
+
+fn is_manifest_file(file: &Path, base: &Path, project_file: &Path) -> bool {
+    has_manifest_extension(file) && !is_hidden(file, base) && file != project_file
 }
 
 pub(crate) fn parse_files(

@@ -287,21 +287,30 @@ impl ToolRunner for ProcessRunner {
             }
         };
 
+        // Any failure to read the output ends the process: it must never outlive the call.
+        let abandon = |child: &mut std::process::Child, e: std::io::Error| {
+            let _ = child.kill();
+            let _ = child.wait();
+            io_error(e)
+        };
         let mut stdout = None;
         let mut pending = 2;
         while pending > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(Stream::Stdout(r)) => {
-                    stdout = Some(r.map_err(io_error)?);
+                Ok(Stream::Stdout(Ok(bytes))) => {
+                    stdout = Some(bytes);
                     pending -= 1;
                 }
-                Ok(Stream::Stderr(r)) => {
-                    r.map_err(io_error)?;
-                    pending -= 1;
+                Ok(Stream::Stderr(Ok(()))) => pending -= 1,
+                Ok(Stream::Stdout(Err(e)) | Stream::Stderr(Err(e))) => {
+                    return Err(abandon(&mut child, e));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => return Err(timed_out(&mut child)),
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let e = std::io::Error::other("an output reader stopped unexpectedly");
+                    return Err(abandon(&mut child, e));
+                }
             }
         }
         // Both pipes are closed; the process has exited or is about to. Poll briefly so a

@@ -152,3 +152,34 @@ fn agrees_with_kustomize_on_the_same_files() -> Result<()> {
     assert_eq!(ours, theirs);
     Ok(())
 }
+
+#[cfg(unix)]
+#[test]
+fn a_link_out_of_the_repository_fails_instead_of_being_read() -> Result<()> {
+    let outside = tempfile::tempdir()?;
+    std::fs::write(
+        outside.path().join("leak.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\n",
+    )?;
+    let repo = tempfile::tempdir()?;
+    let app = repo.path().join("app");
+    std::fs::create_dir(&app)?;
+    std::fs::write(app.join("thule.yaml"), "version: v1\nproject: app\n")?;
+    std::fs::write(
+        app.join("ok.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n",
+    )?;
+    std::os::unix::fs::symlink(outside.path().join("leak.yaml"), app.join("leak.yaml"))?;
+    let r = engine(repo.path()).render(&project(repo.path(), "app")?);
+    assert_eq!(
+        crate::support::failure_reason(&r)?,
+        "cannot read `app/leak.yaml`: it is a symbolic link that leaves the repository; thule \
+         reads only files inside the repository, so replace the link with the file"
+    );
+    // A link that stays inside the repository is followed.
+    std::fs::remove_file(app.join("leak.yaml"))?;
+    std::os::unix::fs::symlink("ok.yaml", app.join("again.yaml"))?;
+    let r = engine(repo.path()).render(&project(repo.path(), "app")?);
+    assert_eq!(keys(rendered(&r)?), ["ConfigMap ok", "ConfigMap ok"]);
+    Ok(())
+}
