@@ -1247,8 +1247,9 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
                 .filter(|c| under(&c.keyed, prefix))
                 .collect();
         let pods = match (k, int(before, "/spec/replicas")) {
-            ("DaemonSet", _) => "every node's pod".to_owned(),
-            (_, Some(n)) => format!("{n} pod(s)"),
+            ("DaemonSet", _) => "the pod on every node".to_owned(),
+            (_, Some(1)) => "its 1 pod".to_owned(),
+            (_, Some(n)) => format!("its {n} pods"),
             (_, None) => "its pods".to_owned(),
         };
         let ev: Vec<String> = tchanges.iter().take(5).map(|c| c.path.clone()).collect();
@@ -1274,7 +1275,7 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
                 );
             } else if on_delete {
                 out.flag("RESTART_PENDING_ONDELETE", Medium, Some(prefix.join(".")),
-                    format!("pod template changes but updateStrategy is OnDelete: nothing restarts until pods are deleted ({pods} stay on the old version)"), ev);
+                    "pod template changes but updateStrategy is OnDelete: nothing restarts until pods are deleted by hand (running pods keep the old version)".to_owned(), ev);
             } else {
                 let recreate =
                     k == "Deployment" && s(after, "/spec/strategy/type") == Some("Recreate");
@@ -1294,13 +1295,13 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
                     .map(|(rk, _)| &rk.name)
                     .collect();
                 let how = if recreate {
-                    "all at once (strategy Recreate)"
+                    "strategy Recreate stops and replaces"
                 } else if k == "StatefulSet" {
-                    "one by one, highest ordinal first"
+                    "an ordered rolling update (highest ordinal first) replaces"
                 } else {
-                    "by a rolling update"
+                    "a rolling update replaces"
                 };
-                let mut msg = format!("pod template changes: {pods} are replaced {how}");
+                let mut msg = format!("pod template changes; {how} {pods}");
                 if checksum {
                     msg.push_str(" (checksum annotation)");
                 }
@@ -1787,6 +1788,12 @@ fn service_selector(v: &View<'_>, world: &World, out: &mut Outcome) {
     if !matches {
         let text = crate::path::canonical_json(&Value::Object(sel.clone()));
         out.flag("SELECTOR_MISMATCH", High, Some("spec.selector".into()),
-            format!("selector {text} matches no pod template among desired and live workloads in {}: the Service has no endpoints", v.o.key.namespace), vec![text]);
+            format!(
+                "selector {text} matches no pod template among {} workloads in namespace {}: the Service has no endpoints",
+                if world.live_known { "desired and live" } else { "desired (no live data)" },
+                v.o.key.namespace
+            ),
+            vec![text],
+        );
     }
 }

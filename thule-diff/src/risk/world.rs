@@ -61,6 +61,8 @@ pub(crate) struct World {
     pub moves: BTreeMap<ObjectKey, String>,
     /// CRDs by the `(group, kind)` they serve (desired first, then live).
     pub crds: BTreeMap<(String, String), Value>,
+    /// Whether any live state was supplied (`ctx.live` or `facts.related`).
+    pub live_known: bool,
 }
 
 /// The pod template (`{metadata, spec}`) of a workload kind, or the Pod itself.
@@ -202,7 +204,10 @@ pub(crate) fn hash_stem(name: &str) -> Option<&str> {
 impl World {
     pub(crate) fn build(plan: &Plan, ctx: &RiskContext<'_>) -> Self {
         let dns = ctx.default_namespace.as_deref();
-        let mut w = World::default();
+        let mut w = World {
+            live_known: ctx.live.is_some() || !ctx.facts.related.is_empty(),
+            ..World::default()
+        };
         let hpa = |w: &mut World, ns: &str, obj: &Value, label: String| {
             let kind = obj["kind"].as_str().unwrap_or_default();
             let target = match kind {
