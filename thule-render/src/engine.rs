@@ -269,6 +269,20 @@ fn better_fix(e: &ToolError) -> Option<String> {
                 .to_owned(),
         );
     }
+    if stderr.contains("proxyconnect") && stderr.contains("127.0.0.1:9") {
+        return Some(
+            "thule renders without network access; vendor the remote base or chart into the \
+             repository and refer to it by path"
+                .to_owned(),
+        );
+    }
+    if stderr.contains("missing in charts/ directory") {
+        return Some(
+            "vendor the chart's dependencies into its `charts/` directory (run `helm \
+             dependency build` and commit the result); thule renders without network access"
+                .to_owned(),
+        );
+    }
     if stderr.contains("must specify --enable-helm") {
         return Some(
             "the kustomization inflates a Helm chart (`helmCharts`), which is off unless the \

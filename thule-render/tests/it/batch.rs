@@ -257,3 +257,48 @@ fn a_directory_cache_serves_a_fresh_engine_without_running_the_template() -> Res
     assert_eq!(rendered(&a)?.meta.command, b.meta.command);
     Ok(())
 }
+
+#[test]
+fn renders_have_no_network_and_say_what_to_vendor() -> Result<()> {
+    // A remote kustomize base: the proxy thule sets for every tool refuses the connection.
+    let repo = tempfile::tempdir()?;
+    let dir = repo.path().join("remote");
+    std::fs::create_dir(&dir)?;
+    std::fs::write(
+        dir.join("thule.yaml"),
+        "version: v1\nproject: remote\nrender:\n  mode: kustomize\n",
+    )?;
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "resources:\n- https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v5.6.0\n",
+    )?;
+    let reason = failure_reason(&engine(repo.path()).render(&project(repo.path(), "remote")?))?;
+    assert!(
+        reason.starts_with(
+            "kustomize could not render `remote/kustomization.yaml`; thule renders without \
+             network access; vendor the remote base"
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("proxyconnect tcp: dial tcp 127.0.0.1:9"),
+        "{reason}"
+    );
+
+    // A chart whose dependency is not vendored.
+    let copy = fixture_copy()?;
+    std::fs::remove_dir_all(copy.path().join("helm/web/charts"))?;
+    let reason = failure_reason(&engine(copy.path()).render(&project(copy.path(), "web")?))?;
+    assert!(
+        reason.starts_with(
+            "helm could not render `helm/web`; vendor the chart's dependencies into its \
+             `charts/` directory"
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("missing in charts/ directory: cache"),
+        "{reason}"
+    );
+    Ok(())
+}
