@@ -21,6 +21,17 @@ fn with_format<'a>(base: &[&'a str], format: &'a str) -> Vec<&'a str> {
     v
 }
 
+/// A copy of the example's head with one file replaced; returns the temporary directory
+/// (keep it alive) and the copy's path.
+fn example_head_with(file: &str, contents: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let head = dir.path().join("head");
+    copy_tree(&root().join("examples/gitops"), &head);
+    std::fs::write(head.join(file), contents).unwrap();
+    let arg = head.to_string_lossy().into_owned();
+    (dir, arg)
+}
+
 fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_str(&stdout(out)).expect("plan JSON")
 }
@@ -212,15 +223,10 @@ fn base_and_head_revisions_come_from_git() {
 
 #[test]
 fn a_project_that_fails_to_render_is_failed_in_every_format_while_others_are_planned() {
-    let dir = tempfile::tempdir().unwrap();
-    let head = dir.path().join("head");
-    copy_tree(&root().join("examples/gitops"), &head);
-    std::fs::write(
-        head.join("apps/shop/overlays/staging/kustomization.yaml"),
+    let (_dir, head_arg) = example_head_with(
+        "apps/shop/overlays/staging/kustomization.yaml",
         "resources:\n  - ../../base\n  - missing-file.yaml\n",
-    )
-    .unwrap();
-    let head_arg = head.to_string_lossy().into_owned();
+    );
     let base_arg = root()
         .join("examples/gitops-base")
         .to_string_lossy()
@@ -364,15 +370,10 @@ fn markdown_of_3000_changed_objects_splits_into_valid_parts_without_loss() {
 
 #[test]
 fn configuration_errors_are_errors_with_locations() {
-    let dir = tempfile::tempdir().unwrap();
-    let head = dir.path().join("head");
-    copy_tree(&root().join("examples/gitops"), &head);
-    std::fs::write(
-        head.join("apps/web/thule.yaml"),
+    let (_dir, head_arg) = example_head_with(
+        "apps/web/thule.yaml",
         "version: v1\nrender:\n  mode: helmm\n",
-    )
-    .unwrap();
-    let head_arg = head.to_string_lossy().into_owned();
+    );
     let out = thule(&[
         "plan",
         "--repo",
