@@ -161,7 +161,7 @@ pub(crate) fn process(v: &View<'_>, world: &World, ctx: &RiskContext<'_>, out: &
             let path = crate::path::display(p);
             let owners =
                 v.st.and_then(|s| s.live_raw.as_ref())
-                    .map(|l| owners_of(l, &manager(&st.mode), p))
+                    .map(|l| owners_of(l, &manager(&st.mode), p, false))
                     .unwrap_or_default();
             let to = if owners.is_empty() {
                 "another field manager".to_owned()
@@ -303,8 +303,15 @@ fn owns(fs: &FieldSet, path: &[Seg]) -> bool {
     node.any_member()
 }
 
-/// Other managers (not `manager`, not the status subresource) that own `path` in live.
-fn owners_of(live_raw: &Value, manager: &str, path: &[Seg]) -> Vec<String> {
+/// Managers that are people or SSA's migration placeholder, not controllers: taking their
+/// fields reverts a manual edit (drift), nobody fights back.
+fn human_or_placeholder(m: &str) -> bool {
+    m == "before-first-apply" || m.starts_with("kubectl")
+}
+
+/// Other managers (not `manager`, not the status subresource; with `controllers_only` not
+/// `kubectl*` or `before-first-apply` either) that own `path` in live.
+fn owners_of(live_raw: &Value, manager: &str, path: &[Seg], controllers_only: bool) -> Vec<String> {
     let mut out = Vec::new();
     for e in live_raw
         .pointer("/metadata/managedFields")
@@ -317,7 +324,7 @@ fn owners_of(live_raw: &Value, manager: &str, path: &[Seg]) -> Vec<String> {
             .get("subresource")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if m == manager || sub == "status" {
+        if m == manager || sub == "status" || (controllers_only && human_or_placeholder(m)) {
             continue;
         }
         if let Some(Ok(fs)) = e.get("fieldsV1").map(FieldSet::from_fields_v1)
@@ -1224,7 +1231,7 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
         && v.o.action == Action::Patch
     {
         for c in v.o.changes.iter().filter(|c| c.op != Op::Remove) {
-            let owners = owners_of(raw, &m, &c.keyed);
+            let owners = owners_of(raw, &m, &c.keyed, true);
             if !owners.is_empty() {
                 out.flag("FIELD_CONFLICT", Medium, Some(c.path.clone()),
                             format!("{} is also owned by {}; the apply takes it over and that controller may set it back", c.path, owners.join(", ")), owners);
@@ -1450,7 +1457,7 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
                 && let Some(raw) = st.live_raw.as_ref()
             {
                 let path = vec![Seg::Field("spec".into()), Seg::Field("replicas".into())];
-                for o in owners_of(raw, &manager(&st.mode), &path) {
+                for o in owners_of(raw, &manager(&st.mode), &path, true) {
                     if o.starts_with("kube-controller-manager") {
                         ev.push(format!("replicas co-owned by {o}"));
                     }

@@ -63,6 +63,8 @@ pub(crate) struct World {
     pub crds: BTreeMap<(String, String), Value>,
     /// Whether any live state was supplied (`ctx.live` or `facts.related`).
     pub live_known: bool,
+    /// Objects this plan deletes.
+    pub deleted: BTreeSet<ObjectKey>,
 }
 
 /// The pod template (`{metadata, spec}`) of a workload kind, or the Pod itself.
@@ -344,7 +346,10 @@ impl World {
                     .entry((o.key.group.clone(), o.key.kind.clone(), o.key.name.clone()))
                     .or_default()
                     .push(&o.key),
-                Action::Delete => deleted.push(&o.key),
+                Action::Delete => {
+                    deleted.push(&o.key);
+                    w.deleted.insert(o.key.clone());
+                }
                 _ => {}
             }
         }
@@ -393,7 +398,8 @@ impl World {
         super::crd::schema_of(crd, version)
     }
 
-    /// Workloads in `namespace` (desired first; live ones only when not in the render).
+    /// Workloads in `namespace` (desired first; live ones only when not in the render and not
+    /// deleted by this plan).
     pub(crate) fn workloads_in<'w>(
         &'w self,
         namespace: &'w str,
@@ -406,7 +412,9 @@ impl World {
                 self.live
                     .iter()
                     .filter(move |w| {
-                        w.key.namespace == namespace && !self.desired_keys.contains(&w.key)
+                        w.key.namespace == namespace
+                            && !self.desired_keys.contains(&w.key)
+                            && !self.deleted.contains(&w.key)
                     })
                     .map(|w| (w, false)),
             )

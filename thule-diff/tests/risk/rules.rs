@@ -1038,3 +1038,42 @@ fn cel_self_equals_old_self_is_immutable() {
     let p = widget_change(widget_crd(true), json!({}), json!({"size": 2}));
     assert_eq!(only(&p).detail, None);
 }
+
+#[test]
+fn deleting_a_config_with_its_only_consumer_is_not_dangling() {
+    let consumer = env_from("app-cfg");
+    let c = with_labels(
+        cm("app-cfg", "shop", json!({"a": "1"})),
+        &flux_labels("apps"),
+    );
+    let live_dep = with_labels(server_like(&consumer, None), &flux_labels("apps"));
+    let plan = run_many(
+        &owned(),
+        vec![c.clone(), consumer],
+        vec![],
+        Some(vec![(c, true), (live_dep, true)]),
+    );
+    assert_eq!(plan.summary.delete, 2);
+    assert!(!has(&a(plan), "DANGLING_REFERENCE"));
+}
+
+#[test]
+fn taking_a_field_from_kubectl_is_drift_not_a_conflict() {
+    let applied = replicas(3);
+    let mut live = server_like(
+        &applied,
+        Some(("kustomize-controller", fields_v1_of(&applied))),
+    );
+    live["spec"]["replicas"] = json!(5);
+    live["metadata"]["managedFields"].as_array_mut().expect("mf").push(json!({
+        "manager": "kubectl-scale", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:spec": {"f:replicas": {}}}}));
+    let p = a(run(
+        &fk(),
+        Some(applied.clone()),
+        Some(applied),
+        Live::Found(live),
+    ));
+    assert!(has(&p, "DRIFT"));
+    assert!(!has(&p, "FIELD_CONFLICT"), "{:#?}", flags(&p));
+}
