@@ -256,6 +256,30 @@ pub(crate) struct Blame {
     pub fix: String,
 }
 
+/// A note for every object defined more than once in one render: appliers either reject the
+/// set (kustomize, Flux) or let the last one win (`kubectl apply`), so the plan must say so.
+fn duplicate_notes(objects: &[thule_core::Manifest]) -> Vec<Note> {
+    let mut first: std::collections::HashMap<&thule_core::ObjectKey, &thule_core::Origin> =
+        std::collections::HashMap::new();
+    let mut notes = Vec::new();
+    for m in objects {
+        match first.get(&m.key) {
+            Some(origin) => notes.push(Note {
+                source: m.origin.to_string(),
+                message: format!(
+                    "duplicate object {}, first defined at {origin}; appliers reject the set or \
+                     keep only the last one, so define it once",
+                    m.key
+                ),
+            }),
+            None => {
+                first.insert(&m.key, &m.origin);
+            }
+        }
+    }
+    notes
+}
+
 /// A more precise hint than the default for failures whose cause thule recognises.
 fn better_fix(e: &ToolError) -> Option<String> {
     let stderr = e.stderr()?;
@@ -542,7 +566,8 @@ impl<T: ToolRunner> Renderer for RenderEngine<T> {
             };
         }
         match self.execute(project, prepared.job) {
-            Ok(((objects, notes), command)) => {
+            Ok(((objects, mut notes), command)) => {
+                notes.extend(duplicate_notes(&objects));
                 let out = RenderOutput {
                     objects,
                     notes,

@@ -39,13 +39,15 @@
 //!   template via `# Source:`) or tool invocation (kustomize) it came from.
 //! - Partial failure is explicit: each project is [`RenderOutcome::Rendered`] (objects,
 //!   notes, tool name, version and duration) or [`RenderOutcome::Failed`] with a reason
-//!   naming the file to fix. One failure never stops the others, and documents that are not
-//!   objects are reported as [`Note`]s rather than dropped.
+//!   naming the file to fix. One failure never stops the others; documents that are not
+//!   objects, objects defined twice and tool warnings are reported as [`Note`]s, never
+//!   dropped silently.
 //! - [`Renderer::render_all`] renders projects in parallel on plain threads, bounded by the
 //!   number of cores (configurable), and keeps input order.
 //! - Tools run with a cleared environment and proxies pointing at a closed port, so a render
 //!   cannot depend on the user's shell or reach the network; kustomize runs with load
-//!   restrictions on and plugins off, helm renders local charts only.
+//!   restrictions on and plugins off, helm renders local charts only. thule itself never
+//!   reads through a symbolic link that leaves the repository, nor a non-regular file.
 //!
 //! Rendering is synchronous: tools are processes, and the work is CPU- and process-bound. An
 //! async caller runs [`Renderer::render_all`] on a blocking thread.

@@ -302,3 +302,35 @@ fn renders_have_no_network_and_say_what_to_vendor() -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(unix)]
+#[test]
+fn a_tool_that_hangs_is_killed_at_the_timeout_and_its_stderr_kept() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let tools = tempfile::tempdir()?;
+    let kubectl = tools.path().join("kubectl");
+    std::fs::write(
+        &kubectl,
+        "#!/bin/sh\nif [ \"$1\" = version ]; then echo '{}'; exit 0; fi\necho building >&2\nexec sleep 30\n",
+    )?;
+    std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755))?;
+    let repo = fixture_repo();
+    let engine = RenderEngine::new(
+        ProcessRunner::new(),
+        RenderOptions::new(&repo)
+            .toolchain(Toolchain::from_dir(tools.path()))
+            .timeout(std::time::Duration::from_millis(500)),
+    );
+    let reason = failure_reason(&engine.render(&project(&repo, "api-prod")?))?;
+    assert_eq!(
+        reason,
+        format!(
+            "kustomize could not render `kustomize/overlays/prod/kustomization.yaml`; fix the \
+             kustomization or the file named in kustomize's error: `{} kustomize \
+             kustomize/overlays/prod --load-restrictor LoadRestrictionsRootOnly` did not finish \
+             within 500ms and was killed: building",
+            kubectl.display()
+        )
+    );
+    Ok(())
+}

@@ -180,6 +180,16 @@ fn a_link_out_of_the_repository_fails_instead_of_being_read() -> Result<()> {
     std::fs::remove_file(app.join("leak.yaml"))?;
     std::os::unix::fs::symlink("ok.yaml", app.join("again.yaml"))?;
     let r = engine(repo.path()).render(&project(repo.path(), "app")?);
-    assert_eq!(keys(rendered(&r)?), ["ConfigMap ok", "ConfigMap ok"]);
+    let out = rendered(&r)?;
+    assert_eq!(keys(out), ["ConfigMap ok", "ConfigMap ok"]);
+    // The same object twice is kept, and noted.
+    let notes: Vec<String> = out.notes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        notes,
+        [
+            "app/ok.yaml:1: duplicate object ConfigMap ok, first defined at app/again.yaml:1; \
+          appliers reject the set or keep only the last one, so define it once"
+        ]
+    );
     Ok(())
 }
