@@ -4,7 +4,7 @@
 //!
 //! Hidden files and directories (`.something`) and the project's own `thule.yaml` are not
 //! read. Multi-document files are split, `List` kinds are flattened, documents that are not
-//! Kubernetes objects are skipped with a [`Note`], and a syntax error fails the project with
+//! Kubernetes objects are skipped with a [`Note`](crate::Note), and a syntax error fails the project with
 //! the file, line and column.
 
 use std::path::{Component, Path, PathBuf};
