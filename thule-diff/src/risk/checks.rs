@@ -1167,7 +1167,7 @@ pub(crate) fn secrets_in_plaintext(v: &View<'_>, out: &mut Outcome) {
 }
 
 pub(crate) fn vct_change(v: &View<'_>, out: &mut Outcome) {
-    if !v.is("apps", "StatefulSet") {
+    if !v.is("apps", "StatefulSet") || v.o.action == Action::Create {
         return;
     }
     let names = |o: Option<&Value>| -> Option<BTreeSet<String>> {

@@ -234,10 +234,9 @@ impl<'a> View<'a> {
         let st = o.state.as_deref();
         let live = st.and_then(|s| s.live.as_ref());
         let base = st.and_then(|s| s.base.as_ref());
-        let before = match o.action {
-            Action::Create => None,
-            _ => live.or(base),
-        };
+        // Live, else the base render (intent-only mode, or a create of an object that is in
+        // the base but missing from the cluster).
+        let before = live.or(base);
         let after = match o.action {
             Action::Delete => None,
             _ => st.and_then(|s| s.predicted.as_ref().or(s.desired.as_ref())),

@@ -1077,3 +1077,23 @@ fn taking_a_field_from_kubectl_is_drift_not_a_conflict() {
     assert!(has(&p, "DRIFT"));
     assert!(!has(&p, "FIELD_CONFLICT"), "{:#?}", flags(&p));
 }
+
+#[test]
+fn recreating_an_object_missing_from_the_cluster_compares_with_the_base() {
+    // Privileged in the base already: re-creating it adds nothing new to review.
+    let d = dep(privileged());
+    let p = a(run(&fk(), Some(d.clone()), Some(d.clone()), Live::Absent));
+    assert_eq!(only(&p).action, Action::Create);
+    assert!(!has(&p, "PRIVILEGED"), "{:#?}", flags(&p));
+    // Not in the base: new.
+    assert!(has(&create(d), "PRIVILEGED"));
+    // A claim template renamed between base and head of a StatefulSet that does not exist yet
+    // loses no data.
+    let p = a(run(
+        &fk(),
+        Some(vct("data")),
+        Some(vct("pgdata")),
+        Live::Absent,
+    ));
+    assert!(!has(&p, "VCT_CHANGE"));
+}
