@@ -1804,3 +1804,63 @@ fn service_selector(v: &View<'_>, world: &World, out: &mut Outcome) {
         );
     }
 }
+
+/// `PDB_WEAKENED` / `PDB_BLOCKS_DRAIN` measured against the replicas of the workloads the
+/// budget selects (desired, else live), when they are known; new or worse than before only.
+pub(crate) fn pdb_against_replicas(v: &View<'_>, world: &World, out: &mut Outcome) {
+    if !v.is("policy", "PodDisruptionBudget") {
+        return;
+    }
+    let Some(after) = v.after else { return };
+    let Some(sel) = after
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .filter(|m| !m.is_empty())
+    else {
+        return;
+    };
+    let mut total = 0;
+    let mut any = false;
+    for (w, _) in world.workloads_in(&v.o.key.namespace) {
+        let labels = w
+            .template()
+            .and_then(|t| t.pointer("/metadata/labels"))
+            .and_then(Value::as_object);
+        if labels.is_some_and(|l| sel.iter().all(|(k, val)| l.get(k) == Some(val)))
+            && replicas_kind(&w.key.group, &w.key.kind)
+        {
+            any = true;
+            total += int(Some(&w.obj), "/spec/replicas").unwrap_or(1);
+        }
+    }
+    if !any || total == 0 {
+        return;
+    }
+    let verdict = |pdb: Option<&Value>| -> (bool, bool) {
+        let min = pdb.and_then(|p| p.pointer("/spec/minAvailable"));
+        let max = pdb.and_then(|p| p.pointer("/spec/maxUnavailable"));
+        let weak = pct_or_int(max, total, true).is_some_and(|m| m >= total);
+        let blocks = pct_or_int(min, total, true).is_some_and(|m| m >= total);
+        (weak, blocks)
+    };
+    let (weak, blocks) = verdict(Some(after));
+    let (was_weak, was_blocking) = verdict(v.before);
+    if weak && !was_weak {
+        out.flag(
+            "PDB_WEAKENED",
+            Medium,
+            Some("spec".into()),
+            format!("the budget allows all {total} selected pods to be evicted at once"),
+            vec!["allows all evictions".into()],
+        );
+    }
+    if blocks && !was_blocking {
+        out.flag(
+            "PDB_BLOCKS_DRAIN",
+            Medium,
+            Some("spec".into()),
+            format!("minAvailable covers all {total} selected pods: no eviction is allowed, node drains block"),
+            vec!["allows no eviction".into()],
+        );
+    }
+}

@@ -425,6 +425,7 @@ fn evaluate(v: &View<'_>, world: &world::World, ctx: &RiskContext<'_>) -> Outcom
             checks::state(v, &mut out);
             checks::secrets_in_plaintext(v, &mut out);
             checks::vct_change(v, &mut out);
+            checks::pdb_against_replicas(v, world, &mut out);
             if !rejected {
                 checks::transitions(v, world, replaced, &mut out);
             }

@@ -221,13 +221,13 @@ pub const RULES: &[RuleInfo] = &[
         "PDB_WEAKENED",
         Medium,
         Av,
-        "A PodDisruptionBudget is deleted or allows every pod to be evicted.",
+        "A PodDisruptionBudget is deleted, or allows every pod to be evicted (minAvailable 0, maxUnavailable 100% or >= the selected replicas).",
     ),
     r(
         "PDB_BLOCKS_DRAIN",
         Medium,
         Av,
-        "A PodDisruptionBudget allows no eviction (blocks node drains).",
+        "A PodDisruptionBudget allows no eviction (maxUnavailable 0, minAvailable 100% or >= the selected replicas): node drains block.",
     ),
     r(
         "PROBE_CHANGE",

@@ -1097,3 +1097,33 @@ fn recreating_an_object_missing_from_the_cluster_compares_with_the_base() {
     ));
     assert!(!has(&p, "VCT_CHANGE"));
 }
+
+#[test]
+fn pdb_is_measured_against_the_selected_replicas() {
+    let with_pdb = |spec: Value| {
+        let d1 = manifests(&[replicas(3)]);
+        let mut p = pdb(spec);
+        p["spec"]["selector"] = json!({"matchLabels": {"app": "web"}});
+        assessed_with(
+            run(&fk(), None, Some(p), Live::Absent),
+            &RiskContext {
+                desired: &d1,
+                ..RiskContext::default()
+            },
+        )
+        .0
+    };
+    assert!(has(
+        &with_pdb(json!({"minAvailable": 3})),
+        "PDB_BLOCKS_DRAIN"
+    ));
+    assert!(!has(
+        &with_pdb(json!({"minAvailable": 2})),
+        "PDB_BLOCKS_DRAIN"
+    ));
+    assert!(has(&with_pdb(json!({"maxUnavailable": 3})), "PDB_WEAKENED"));
+    assert!(!has(
+        &with_pdb(json!({"maxUnavailable": 1})),
+        "PDB_WEAKENED"
+    ));
+}
