@@ -47,6 +47,7 @@ mod world;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
 use serde_json::Value;
 use thule_core::cluster::LiveOutcome;
 use thule_core::config::RuleOverride;
@@ -93,7 +94,7 @@ pub struct RiskContext<'a> {
 }
 
 /// One raised flag with its object and evidence.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RiskFlag {
     /// The object.
     pub key: ObjectKey,
@@ -103,8 +104,9 @@ pub struct RiskFlag {
     pub evidence: Vec<String>,
 }
 
-/// What [`assess`] did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What [`assess`] did. Serializes (camelCase) for a `risk` section next to the plan.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RiskReport {
     /// Every rule switched off by configuration, sorted (whether or not it would have fired).
     pub disabled: Vec<String>,
@@ -352,7 +354,7 @@ pub fn assess(plan: &mut Plan, ctx: &RiskContext<'_>) -> RiskReport {
                     id: p.id.to_owned(),
                     severity,
                     path: p.path.map(|s| redactor.scrub(&s)),
-                    message: redactor.scrub(&p.message),
+                    message: redactor.scrub(&one_line(&p.message)),
                 },
                 evidence: p.evidence.iter().map(|e| redactor.scrub(e)).collect(),
             };
@@ -383,6 +385,11 @@ pub fn assess(plan: &mut Plan, ctx: &RiskContext<'_>) -> RiskReport {
         }
     }
     report
+}
+
+/// Messages are one line in every output.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn uncount(s: &mut crate::plan::Summary, a: Action) {

@@ -879,6 +879,9 @@ fn a_switched_off_rule_is_listed_and_noted() {
     );
     assert_eq!(report.suppressed.len(), 1);
     assert_eq!(report.suppressed[0].risk.id, "SCALE_TO_ZERO");
+    let json = serde_json::to_value(&report).expect("report serializes");
+    assert_eq!(json["disabled"], json!(["HOST_PATH", "SCALE_TO_ZERO"]));
+    assert_eq!(json["suppressed"][0]["risk"]["id"], json!("SCALE_TO_ZERO"));
     assert!(
         o.notes
             .iter()
