@@ -38,6 +38,19 @@
 //! Namespace, the reclaim policy of a claim's bound volume, live workloads outside the render)
 //! comes from the caller in [`LiveFacts`], gathered with read-only lists. Without them the
 //! flags still fire, with less detail.
+//!
+//! ## Limits (where this is an approximation of spec §5)
+//! - A forced replace sets [`Action::Replace`] without a detail: [`Detail`] has no `replace`
+//!   variant.
+//! - `UNKNOWN_FIELD` is flagged, but the action stays the engine's (spec §9 #59 expects a
+//!   no-op, since the API server prunes the field).
+//! - Claims: a storage request may grow and may not shrink; whether the claim is bound is not
+//!   checked. Jobs: the "suspended and never started" template exception is not modelled. Pods:
+//!   tolerations count as mutable (the API allows additions only).
+//! - CRD immutability understands only the CEL rule `self == oldSelf` (spec §10.2).
+//! - `SA_TOKEN_AUTOMOUNT` does not look at the service account's RBAC.
+//! - A deleted GitOps unit (Kustomization, HelmRelease, Application) gets no unit-level flag;
+//!   its objects' deletions are flagged one by one.
 
 mod checks;
 mod crd;
