@@ -1158,6 +1158,8 @@ pub(crate) fn secrets_in_plaintext(v: &View<'_>, out: &mut Outcome) {
     if v.is("", "Secret") || v.is("bitnami.com", "SealedSecret") {
         return;
     }
+    // Every value the apply writes from git, drift reverts included (spec §9 #56: D0 = D1
+    // there, and the flag is still expected): the value sits in git in clear either way.
     for c in &v.o.changes {
         if c.sensitive && c.op != Op::Remove {
             out.flag("SECRET_IN_PLAINTEXT", High, Some(c.path.clone()),
