@@ -106,6 +106,20 @@ pub struct RiskContext<'a> {
     pub owner_labels: BTreeMap<String, String>,
 }
 
+impl RiskContext<'_> {
+    /// The project's part of the context: rule overrides, ownership labels and default
+    /// namespace. The caller adds `desired`, `live`, `facts` and `force` (Flux `spec.force`,
+    /// Helm `--force`) for the unit.
+    pub fn for_project(project: &thule_core::config::ProjectConfig) -> Self {
+        RiskContext {
+            rules: project.policy.rules.clone(),
+            owner_labels: project.diff.owner_labels.clone(),
+            default_namespace: project.namespace.clone(),
+            ..RiskContext::default()
+        }
+    }
+}
+
 /// One raised flag with its object and evidence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RiskFlag {

@@ -1130,3 +1130,30 @@ fn pdb_is_measured_against_the_selected_replicas() {
         "PDB_WEAKENED"
     ));
 }
+
+#[test]
+fn the_project_config_fills_rules_owner_labels_and_namespace() {
+    use thule_core::config::{ConfigLayers, parse_project_file, resolve_project};
+    let text = "version: v1\nnamespace: shop\ndiff:\n  ownerLabels: {team: a}\npolicy:\n  rules:\n    SCALE_DOWN: {severity: high}\n    HOST_PATH: {enabled: false}\n";
+    let tree = thule_core::repo::MemoryTree::new()
+        .with("apps/x/thule.yaml", text)
+        .with("apps/x/a.yaml", "");
+    let loaded = parse_project_file(text.as_bytes(), "apps/x/thule.yaml").expect("parses");
+    let cfg = resolve_project(
+        &ConfigLayers::default(),
+        &loaded,
+        std::path::Path::new("apps/x/thule.yaml"),
+        &tree,
+        &[],
+    )
+    .expect("resolves");
+    let ctx = RiskContext::for_project(&cfg);
+    assert_eq!(ctx.default_namespace.as_deref(), Some("shop"));
+    assert_eq!(ctx.owner_labels.get("team").map(String::as_str), Some("a"));
+    let (plan, report) = assessed_with(
+        run(&fk(), None, Some(replicas(2)), Live::Found(replicas(4))),
+        &ctx,
+    );
+    assert_eq!(only(&plan).risks[0].severity, Severity::High);
+    assert_eq!(report.disabled, vec!["HOST_PATH".to_owned()]);
+}
