@@ -28,8 +28,8 @@
 //! `SCALE_TO_ZERO` and `STS_SCALE_DELETES_PVC` over `SCALE_DOWN`).
 //!
 //! ## Before and after
-//! "Before" is the live object (`nl`), else the base render (`n0`, intent-only mode); "after"
-//! is the predicted object (`P`), else the desired render. Security flags are raised only for
+//! "Before" is the live object (`nl`), else the base render (`n0`, intent-only mode), and
+//! nothing for a create; "after" is the predicted object (`P`), else the desired render. Security flags are raised only for
 //! evidence that is new or more severe than before. A rejected patch does not apply, so it gets
 //! only immutable, security and process flags.
 //!
@@ -263,9 +263,12 @@ impl<'a> View<'a> {
         let st = o.state.as_deref();
         let live = st.and_then(|s| s.live.as_ref());
         let base = st.and_then(|s| s.base.as_ref());
-        // Live, else the base render (intent-only mode, or a create of an object that is in
-        // the base but missing from the cluster).
-        let before = live.or(base);
+        // Live, else the base render (intent-only mode). A create has nothing before: with a
+        // cluster the object is absent there, and without one a create has no base.
+        let before = match o.action {
+            Action::Create => None,
+            _ => live.or(base),
+        };
         let after = match o.action {
             Action::Delete => None,
             _ => st.and_then(|s| s.predicted.as_ref().or(s.desired.as_ref())),
