@@ -194,6 +194,16 @@ pub(crate) fn references(template: &Value) -> Vec<Reference> {
     out
 }
 
+/// Insert `v` under `key`; on a duplicate keep the smaller canonical JSON (order-independent).
+fn keep_min(map: &mut BTreeMap<ObjectKey, Value>, key: ObjectKey, v: &Value) {
+    match map.get(&key) {
+        Some(old) if crate::path::canonical_json(old) <= crate::path::canonical_json(v) => {}
+        _ => {
+            map.insert(key, v.clone());
+        }
+    }
+}
+
 /// `name` without a kustomize hash suffix (`-` and 10 chars of `[2456789bcdfghkmt]`).
 pub(crate) fn hash_stem(name: &str) -> Option<&str> {
     let (stem, suffix) = name.rsplit_once('-')?;
@@ -247,60 +257,31 @@ impl World {
                     .or_insert_with(|| obj.clone());
             }
         };
-        // Desired: the plan's own desired states, then the rest of the render.
+        // Desired: the plan's own desired states, then the rest of the render; live: what the
+        // diff read, then the related objects. Collected into maps first so that the order of
+        // the caller's lists never matters (on a duplicate key the smaller canonical JSON wins).
+        let mut desired: BTreeMap<ObjectKey, Value> = BTreeMap::new();
         for o in &plan.objects {
-            let Some(d) = o.state.as_deref().and_then(|s| s.desired.as_ref()) else {
-                continue;
-            };
             if o.action == Action::Delete {
                 continue;
             }
-            w.desired_keys.insert(o.key.clone());
-            hpa(
-                &mut w,
-                &o.key.namespace,
-                d,
-                format!("{}/{}", o.kind, o.name),
-            );
-            crd(&mut w, d);
-            if pod_template(&o.key.group, &o.key.kind, d).is_some() {
-                w.desired.push(Workload {
-                    key: o.key.clone(),
-                    obj: d.clone(),
-                });
+            if let Some(d) = o.state.as_deref().and_then(|s| s.desired.as_ref()) {
+                desired.insert(o.key.clone(), d.clone());
             }
         }
+        let from_plan: BTreeSet<ObjectKey> = desired.keys().cloned().collect();
         for m in ctx.desired {
-            let Some(key) = key_of(&m.object, dns) else {
+            let Some(mut key) = key_of(&m.object, dns) else {
                 continue;
             };
-            let key = if key.namespace.is_empty() {
-                ObjectKey {
-                    namespace: m.key.namespace.clone(),
-                    ..key
-                }
-            } else {
-                key
-            };
-            if !w.desired_keys.insert(key.clone()) {
-                continue;
+            if key.namespace.is_empty() {
+                key.namespace.clone_from(&m.key.namespace);
             }
-            hpa(
-                &mut w,
-                &key.namespace,
-                &m.object,
-                format!("{}/{}", key.kind, key.name),
-            );
-            crd(&mut w, &m.object);
-            if pod_template(&key.group, &key.kind, &m.object).is_some() {
-                w.desired.push(Workload {
-                    key,
-                    obj: m.object.clone(),
-                });
+            if !from_plan.contains(&key) {
+                keep_min(&mut desired, key, &m.object);
             }
         }
-        // Live.
-        let mut live_keys = BTreeSet::new();
+        let mut live: BTreeMap<ObjectKey, Value> = BTreeMap::new();
         let found = ctx
             .live
             .into_iter()
@@ -310,22 +291,33 @@ impl World {
                 _ => None,
             });
         for v in found.chain(ctx.facts.related.iter()) {
-            let Some(key) = key_of(v, dns) else { continue };
-            if !live_keys.insert(key.clone()) {
-                continue;
+            if let Some(key) = key_of(v, dns) {
+                keep_min(&mut live, key, v);
             }
+        }
+        for (key, obj) in desired {
             hpa(
                 &mut w,
                 &key.namespace,
-                v,
+                &obj,
+                format!("{}/{}", key.kind, key.name),
+            );
+            crd(&mut w, &obj);
+            w.desired_keys.insert(key.clone());
+            if pod_template(&key.group, &key.kind, &obj).is_some() {
+                w.desired.push(Workload { key, obj });
+            }
+        }
+        for (key, obj) in live {
+            hpa(
+                &mut w,
+                &key.namespace,
+                &obj,
                 format!("{}/{} (live)", key.kind, key.name),
             );
-            crd(&mut w, v);
-            if pod_template(&key.group, &key.kind, v).is_some() {
-                w.live.push(Workload {
-                    key,
-                    obj: v.clone(),
-                });
+            crd(&mut w, &obj);
+            if pod_template(&key.group, &key.kind, &obj).is_some() {
+                w.live.push(Workload { key, obj });
             }
         }
         // Rolling objects, renames and moves.

@@ -1155,3 +1155,65 @@ fn the_project_config_fills_rules_owner_labels_and_namespace() {
     assert_eq!(only(&plan).risks[0].severity, Severity::High);
     assert_eq!(report.disabled, vec!["HOST_PATH".to_owned()]);
 }
+
+#[test]
+fn flags_do_not_depend_on_document_order() {
+    let with_ref =
+        |name: &str| dep(json!({"envFrom": [{"configMapRef": {"name": name}}], "image": "app:2"}));
+    let old = cm("app-cfg-7g8h9k2m4t", "shop", json!({"LOG": "info"}));
+    let docs = vec![
+        cm("app-cfg-b2c4d6f8g9", "shop", json!({"LOG": "debug"})),
+        with_ref("app-cfg-b2c4d6f8g9"),
+        svc(json!({"type": "LoadBalancer"})),
+        hpa(),
+        cm("plain", "shop", json!({"a": "2"})),
+        {
+            let mut api = dep(json!({"envFrom": [{"configMapRef": {"name": "plain"}}]}));
+            api["metadata"]["name"] = json!("api");
+            api
+        },
+        // A duplicate (invalid) pair: which copy the risk pass reads must not depend on order.
+        {
+            let mut d = dep(json!({"envFrom": [{"configMapRef": {"name": "plain"}}]}));
+            d["metadata"]["name"] = json!("twin");
+            d
+        },
+        {
+            let mut d = dep(json!({}));
+            d["metadata"]["name"] = json!("twin");
+            d
+        },
+    ];
+    let live = vec![
+        (old.clone(), true),
+        (server_like(&with_ref("app-cfg-7g8h9k2m4t"), None), true),
+        (cm("plain", "shop", json!({"a": "1"})), true),
+    ];
+    let render = |docs: Vec<Value>| {
+        let d1 = manifests(&docs);
+        let plan = run_many(&fk(), vec![old.clone()], docs.clone(), Some(live.clone()));
+        let (plan, report) = assessed_with(
+            plan,
+            &RiskContext {
+                desired: &d1,
+                ..RiskContext::default()
+            },
+        );
+        (
+            thule_diff::render::to_json(&plan),
+            serde_json::to_string(&report).expect("json"),
+        )
+    };
+    let forward = render(docs.clone());
+    let mut reversed = docs;
+    reversed.reverse();
+    assert_eq!(forward, render(reversed));
+    for id in [
+        "RESTART_ROLLOUT",
+        "RENAME",
+        "CONFIG_NOT_RELOADED",
+        "INVALID",
+    ] {
+        assert!(forward.0.contains(id), "{id} missing");
+    }
+}
