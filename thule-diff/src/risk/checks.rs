@@ -101,7 +101,15 @@ pub(crate) fn process(v: &View<'_>, world: &World, ctx: &RiskContext<'_>, out: &
             "INVALID",
             Severity::Blocker,
             None,
-            format!("desired cannot be applied: {}", first_note(true)),
+            format!(
+                "desired cannot be applied: {}",
+                o.notes
+                    .iter()
+                    .filter(|n| !n.starts_with("warning") && !n.starts_with("risk rule "))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
             o.notes.clone(),
         ),
         Some(Detail::Orphan) => out.flag(
