@@ -29,7 +29,9 @@ pub enum Format {
 
 fn parse_applier(s: &str) -> Result<Applier, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
-        format!("unknown applier `{s}`; expected flux, argocd, argocd-ssa, helm, helm-ssa or kubectl")
+        format!(
+            "unknown applier `{s}`; expected flux, argocd, argocd-ssa, helm, helm-ssa or kubectl"
+        )
     })
 }
 
@@ -81,14 +83,17 @@ pub struct DiffArgs {
 
 /// Every YAML file under a path (the path itself if it is a file), sorted.
 fn yaml_files(path: &Path) -> Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if !meta.is_dir() {
         return Ok(vec![path.to_owned()]);
     }
     let mut out = Vec::new();
     let mut stack = vec![path.to_owned()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
             let p = entry?.path();
             if p.is_dir() {
                 stack.push(p);
@@ -113,7 +118,10 @@ fn read_side(path: &Path) -> Result<Vec<(String, String)>> {
             let text = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
             let label = f.display().to_string();
             let text = String::from_utf8(text).map_err(|e| {
-                anyhow::anyhow!("{label}: not UTF-8 (byte {}); save it as UTF-8", e.utf8_error().valid_up_to())
+                anyhow::anyhow!(
+                    "{label}: not UTF-8 (byte {}); save it as UTF-8",
+                    e.utf8_error().valid_up_to()
+                )
             })?;
             Ok((label, text))
         })
@@ -121,7 +129,10 @@ fn read_side(path: &Path) -> Result<Vec<(String, String)>> {
 }
 
 fn split_side(files: &[(String, String)]) -> Vec<RawDoc<'_>> {
-    files.iter().flat_map(|(label, text)| split_documents(text, label)).collect()
+    files
+        .iter()
+        .flat_map(|(label, text)| split_documents(text, label))
+        .collect()
 }
 
 fn live_map(files: &[(String, String)]) -> Result<BTreeMap<ObjectKey, LiveOutcome>> {
@@ -181,7 +192,74 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
         Format::Json => render::to_json(&plan),
     };
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes()).context("writing the plan")?;
+    stdout
+        .write_all(out.as_bytes())
+        .context("writing the plan")?;
     stdout.flush().context("writing the plan")?;
     Ok(ExitCode::from(u8::from(plan.has_changes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n      - name: web\n        image: web:1\n";
+
+    fn args(desired: &Path, base: Option<&Path>, live: Option<&Path>) -> DiffArgs {
+        DiffArgs {
+            desired: desired.to_owned(),
+            base: base.map(Path::to_owned),
+            live: live.map(Path::to_owned),
+            format: Format::Json,
+            applier: Applier::Flux,
+            namespace: None,
+            no_prune: false,
+            all: false,
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_plan() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let base = dir.path().join("base.yaml");
+        let same = dir.path().join("same.yaml");
+        let changed = dir.path().join("changed");
+        std::fs::create_dir(&changed)?;
+        std::fs::write(&base, format!("---\n{DEPLOY}"))?;
+        std::fs::write(&same, format!("---\n{DEPLOY}"))?;
+        std::fs::write(changed.join("a.yaml"), DEPLOY.replace("web:1", "web:2"))?;
+        assert_eq!(run(&args(&same, Some(&base), None))?, ExitCode::from(0));
+        assert_eq!(run(&args(&changed, Some(&base), None))?, ExitCode::from(1));
+        // Live snapshot as `kubectl get -o yaml` prints it: a List, namespace set.
+        let live = dir.path().join("live.yaml");
+        let live_obj = DEPLOY.replace("name: web\nspec", "name: web\n  namespace: default\nspec");
+        let indented: String = live_obj.lines().map(|l| format!("  {l}\n")).collect();
+        std::fs::write(
+            &live,
+            format!(
+                "apiVersion: v1\nkind: List\nitems:\n- {}",
+                indented.trim_start()
+            ),
+        )?;
+        assert_eq!(run(&args(&same, None, Some(&live)))?, ExitCode::from(0));
+        assert_eq!(run(&args(&changed, None, Some(&live)))?, ExitCode::from(1));
+        Ok(())
+    }
+
+    #[test]
+    fn errors_name_file_and_line() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(
+            &bad,
+            format!(
+                "{DEPLOY}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n"
+            ),
+        )?;
+        let err = run(&args(&bad, None, None))
+            .expect_err("duplicate key")
+            .to_string();
+        assert!(err.contains("bad.yaml:17:"), "{err}");
+        Ok(())
+    }
 }

@@ -8,13 +8,14 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use thule_core::cluster::{ClusterReader, LiveOutcome, ObjectRef};
+use thule_core::cluster::{ClusterReader, LiveOutcome, ObjectRef, OwnedList, OwnedQuery};
 use thule_core::config::{
     ClusterSettings, ConfigLayers, Loaded, MrOverride, ProjectConfig, RepoFile,
 };
 use thule_core::discovery::{ChangedFile, Reason, discover, load_projects};
 use thule_core::object::{Manifest, ObjectKey, builtin_cluster_scoped};
 use thule_core::repo::{DiskTree, slash};
+use thule_diff::LiveFacts;
 use thule_kube::{Ownership, ReaderOptions, reader_for_cluster};
 use thule_render::{
     ProcessRunner, RenderEngine, RenderOptions, RenderOutcome, Renderer, Toolchain,
@@ -99,6 +100,9 @@ pub enum LiveState {
         /// Live objects carrying the project's ownership labels that no render has (their
         /// outcomes are in `outcomes`): deletion candidates beyond the base render.
         owned_extra: Vec<ObjectRef>,
+        /// Facts for the risk pass (CR counts, namespace contents, reclaim policies, related
+        /// workloads), read with lists and gets only.
+        facts: Box<LiveFacts>,
     },
     /// The cluster could not be read at all.
     Failed(String),
@@ -478,11 +482,153 @@ async fn read_project(reader: &dyn ClusterReader, p: &ProjectInputs) -> LiveStat
             }
         }
     }
+    let facts = Box::new(live_facts(reader, p, &outcomes, &owned_extra).await);
     LiveState::Read {
         source: reader.describe(),
         outcomes,
         owned_extra,
+        facts,
     }
+}
+
+/// List all objects of a kind (in a namespace, or cluster-wide); empty when forbidden, not
+/// served or failing: facts are best-effort, and a missing fact only weakens a risk message.
+async fn list_all(
+    reader: &dyn ClusterReader,
+    api_version: &str,
+    kind: &str,
+    namespace: Option<&str>,
+) -> Vec<Value> {
+    let query = OwnedQuery {
+        api_version: api_version.to_owned(),
+        kind: kind.to_owned(),
+        namespace: namespace.map(str::to_owned),
+        labels: BTreeMap::new(),
+    };
+    match reader.list_owned(&query).await {
+        Ok(OwnedList::Listed(objects)) => objects,
+        _ => Vec::new(),
+    }
+}
+
+/// Kinds counted inside a Namespace that a plan deletes (Secrets are never listed).
+const NAMESPACE_KINDS: &[(&str, &str)] = &[
+    ("v1", "ConfigMap"),
+    ("v1", "PersistentVolumeClaim"),
+    ("v1", "Pod"),
+    ("v1", "Service"),
+    ("v1", "ServiceAccount"),
+    ("apps/v1", "DaemonSet"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("batch/v1", "CronJob"),
+    ("batch/v1", "Job"),
+];
+
+/// Workload kinds other objects may refer to (consumers, selectors, autoscaler targets).
+const RELATED_KINDS: &[(&str, &str)] = &[
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+];
+
+/// Read-only facts the risk pass uses (spec §5.3): how many custom resources a deleted CRD
+/// takes with it, what a deleted Namespace holds, the reclaim policy behind a claim, and the
+/// live workloads of the affected namespaces that the renders do not contain.
+async fn live_facts(
+    reader: &dyn ClusterReader,
+    p: &ProjectInputs,
+    outcomes: &BTreeMap<ObjectKey, LiveOutcome>,
+    owned_extra: &[ObjectRef],
+) -> LiveFacts {
+    let mut facts = LiveFacts::default();
+    let head: BTreeSet<&ObjectKey> = rendered(&p.head).iter().map(|m| &m.key).collect();
+    let base_keys: BTreeSet<&ObjectKey> = rendered(&p.base).iter().map(|m| &m.key).collect();
+    let removed = rendered(&p.base)
+        .iter()
+        .map(|m| &m.key)
+        .chain(owned_extra.iter().map(|r| &r.key))
+        .filter(|k| !head.contains(k));
+    for key in removed {
+        let Some(LiveOutcome::Found(live)) = outcomes.get(key) else {
+            continue;
+        };
+        if key.kind == "CustomResourceDefinition" {
+            let group = live.pointer("/spec/group").and_then(Value::as_str);
+            let kind = live.pointer("/spec/names/kind").and_then(Value::as_str);
+            let version = live
+                .pointer("/spec/versions")
+                .and_then(Value::as_array)
+                .and_then(|vs| {
+                    vs.iter()
+                        .find(|v| v["storage"] == true)
+                        .and_then(|v| v["name"].as_str())
+                });
+            if let (Some(g), Some(k), Some(v)) = (group, kind, version) {
+                let n = list_all(reader, &format!("{g}/{v}"), k, None).await.len();
+                facts.crd_instances.insert(key.clone(), n as u64);
+            }
+        } else if key.kind == "Namespace" && key.group.is_empty() {
+            let mut counts = BTreeMap::new();
+            for (api_version, kind) in NAMESPACE_KINDS {
+                let n = list_all(reader, api_version, kind, Some(&key.name))
+                    .await
+                    .len();
+                if n > 0 {
+                    counts.insert((*kind).to_owned(), n as u64);
+                }
+            }
+            facts.namespace_contents.insert(key.clone(), counts);
+        }
+    }
+    // The volume behind every claim the plan touches.
+    for (key, outcome) in outcomes {
+        if key.kind != "PersistentVolumeClaim" || !key.group.is_empty() {
+            continue;
+        }
+        let LiveOutcome::Found(claim) = outcome else {
+            continue;
+        };
+        let Some(volume) = claim.pointer("/spec/volumeName").and_then(Value::as_str) else {
+            continue;
+        };
+        let pv = ObjectRef {
+            api_version: "v1".to_owned(),
+            key: ObjectKey::from_api_version("v1", "PersistentVolume", "", volume),
+        };
+        if let Ok(read) = reader.read(std::slice::from_ref(&pv)).await
+            && let Some(LiveOutcome::Found(v)) = read.get(&pv.key)
+            && let Some(policy) = v
+                .pointer("/spec/persistentVolumeReclaimPolicy")
+                .and_then(Value::as_str)
+        {
+            facts
+                .pv_reclaim_policy
+                .insert(key.clone(), policy.to_owned());
+        }
+    }
+    // Live workloads of the affected namespaces that neither render has.
+    let namespaces: BTreeSet<&str> = head
+        .iter()
+        .chain(base_keys.iter())
+        .map(|k| k.namespace.as_str())
+        .filter(|n| !n.is_empty())
+        .collect();
+    for ns in namespaces {
+        for (api_version, kind) in RELATED_KINDS {
+            for obj in list_all(reader, api_version, kind, Some(ns)).await {
+                let Some(name) = obj.pointer("/metadata/name").and_then(Value::as_str) else {
+                    continue;
+                };
+                let key = ObjectKey::from_api_version(api_version, kind, ns, name);
+                if !head.contains(&key) && !base_keys.contains(&key) {
+                    facts.related.push(obj);
+                }
+            }
+        }
+    }
+    facts
 }
 
 /// The cluster a project plans against, for headers.

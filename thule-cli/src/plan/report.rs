@@ -17,7 +17,7 @@ use std::io::IsTerminal;
 use serde_json::{Value, json};
 use thule_diff::{
     Action, Change, ChangeOrigin, DiffInput, DiffOptions, ObjectKey, ObjectPlan, Op, Plan,
-    Severity, Summary,
+    RiskContext, Severity, Summary,
 };
 
 use super::gather::{Gathered, LiveState, PlanRequest, RenderSide, cluster_label, dir_label};
@@ -58,6 +58,8 @@ pub struct ProjectPlan {
     pub tool: Option<String>,
     /// Notes (base render failed, live read failed, …).
     pub notes: Vec<String>,
+    /// Risk rules switched off by the project's policy (listed so nothing hides silently).
+    pub disabled_rules: Vec<String>,
     /// The diff, when planned.
     pub plan: Option<Plan>,
 }
@@ -162,23 +164,32 @@ pub fn build(request: &PlanRequest, gathered: &Gathered) -> anyhow::Result<MrPla
                 None
             }
         };
-        let (live, live_label, intent_only, inventory) = match &p.live {
-            LiveState::IntentOnly => (None, "intent-only (no cluster read)".to_owned(), true, None),
+        let no_facts = thule_diff::LiveFacts::default();
+        let (live, live_label, intent_only, inventory, facts) = match &p.live {
+            LiveState::IntentOnly => (
+                None,
+                "intent-only (no cluster read)".to_owned(),
+                true,
+                None,
+                &no_facts,
+            ),
             LiveState::Read {
                 source,
                 outcomes,
                 owned_extra,
+                facts,
             } => {
                 let inv: Vec<ObjectKey> = owned_extra.iter().map(|r| r.key.clone()).collect();
-                (Some(outcomes), source.clone(), false, Some(inv))
+                (Some(outcomes), source.clone(), false, Some(inv), &**facts)
             }
             LiveState::Failed(reason) => {
                 if status == Status::Planned {
                     status = Status::Failed(format!("live read failed: {reason}"));
                 }
-                (None, format!("failed: {reason}"), true, None)
+                (None, format!("failed: {reason}"), true, None, &no_facts)
             }
         };
+        let mut disabled_rules = Vec::new();
         let plan = match (head, &status) {
             (Some(desired), Status::Planned) => {
                 let options = DiffOptions {
@@ -200,10 +211,17 @@ pub fn build(request: &PlanRequest, gathered: &Gathered) -> anyhow::Result<MrPla
                     identical_skipped: 0,
                     options: &options,
                 };
-                Some(
-                    thule_diff::diff(&input)
-                        .map_err(|e| anyhow::anyhow!("project {}: {e}", c.name))?,
-                )
+                let mut plan = thule_diff::diff(&input)
+                    .map_err(|e| anyhow::anyhow!("project {}: {e}", c.name))?;
+                // The risk pass (spec §5) over the diff, with the project's rule overrides.
+                let mut ctx = RiskContext::for_project(c);
+                ctx.desired = desired;
+                ctx.live = live;
+                ctx.facts = facts.clone();
+                let risk = thule_diff::assess(&mut plan, &ctx);
+                disabled_rules = risk.disabled;
+                notes.extend(risk.warnings.into_iter().map(|w| format!("policy: {w}")));
+                Some(plan)
             }
             _ => None,
         };
@@ -221,6 +239,7 @@ pub fn build(request: &PlanRequest, gathered: &Gathered) -> anyhow::Result<MrPla
             intent_only,
             tool,
             notes,
+            disabled_rules,
             plan,
         });
     }
@@ -257,6 +276,7 @@ pub fn json(plan: &MrPlan) -> String {
                 "tool": p.tool,
                 "reasons": p.reasons,
                 "notes": p.notes,
+                "disabledRules": p.disabled_rules,
                 "objects": [],
                 "summary": summary_json(p.summary()),
             });
@@ -550,6 +570,13 @@ pub fn markdown_blocks(plan: &MrPlan) -> Vec<String> {
         }
         for n in &p.notes {
             let _ = writeln!(h, "- note: {}", md(n));
+        }
+        if !p.disabled_rules.is_empty() {
+            let _ = writeln!(
+                h,
+                "- risk rules switched off by policy: {}",
+                p.disabled_rules.join(", ")
+            );
         }
         if let Status::Failed(reason) = &p.status {
             let _ = writeln!(h, "- **failed**: {}", md(reason));

@@ -102,6 +102,46 @@ fn the_example_shows_what_the_readme_promises() {
             "{project}"
         );
     }
+    // Risks: the pod template changes roll out; the Helm chart's new selector label makes an
+    // immutable change the API server will reject.
+    let risks = |project: &str, kind: &str, name: &str| -> Vec<String> {
+        let p = plan["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == project)
+            .unwrap();
+        let o = p["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["kind"] == kind && o["name"] == name)
+            .unwrap();
+        o["risks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}:{}",
+                    r["id"].as_str().unwrap(),
+                    r["severity"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert!(
+        risks("shop-prod", "Deployment", "shop").contains(&"RESTART_ROLLOUT:medium".to_owned())
+    );
+    assert_eq!(
+        risks("web-prod", "Deployment", "web"),
+        vec!["IMMUTABLE_FIELD:blocker".to_owned()]
+    );
+    let web = get("web-prod", "Deployment", "web", "web");
+    assert_eq!(
+        (web.0.as_str(), &web.1),
+        ("patch", &serde_json::json!("rejected"))
+    );
     // The second cluster is planned too.
     let monitoring = &plan["projects"]
         .as_array()
