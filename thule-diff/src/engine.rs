@@ -807,6 +807,8 @@ fn plan_key(
                     .collect();
                 draft.state.predicted = Some(d.clone());
             }
+            // Equal renders: nothing to compute (the common case for large renders).
+            Some(b) if b == d => {}
             Some(b) => {
                 let c = compute_patch(kind, Some(b), d, b, None, &api_version, opts, &ctx);
                 finish_patch(&mut draft, kind, c, b, None);

@@ -34,36 +34,36 @@ pub enum InputError {
     Manifest(#[from] ManifestError),
 }
 
-fn is_doc_start(line: &str) -> bool {
-    let line = line.trim_end_matches(['\n', '\r']);
-    line.strip_prefix("---")
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
-}
-
 /// Split a YAML stream at its `---` document markers. A marker line can never be part of a
 /// scalar (YAML forbids `---` at column 0 inside content), so this is exact.
 pub fn split_documents<'a>(text: &'a str, file: &'a str) -> Vec<RawDoc<'a>> {
     let mut docs = Vec::new();
     let mut start = 0usize;
     let mut start_line = 1usize;
-    let mut pos = 0usize;
-    for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
-        if pos > start && is_doc_start(line) {
-            docs.push(RawDoc {
-                file,
-                text: &text[start..pos],
-                line: start_line,
-                index: docs.len(),
-            });
-            start = pos;
-            start_line = line_no;
+    let bytes = text.as_bytes();
+    // Marker candidates: `---` at the start of the text or after a newline.
+    let candidates = std::iter::once(0usize)
+        .filter(|_| text.starts_with("---"))
+        .chain(memchr::memmem::find_iter(bytes, b"\n---").map(|i| i + 1));
+    for pos in candidates {
+        let rest = &bytes[pos + 3..];
+        let is_marker = rest.is_empty() || matches!(rest[0], b'\n' | b'\r' | b' ' | b'\t');
+        if !is_marker || pos == start {
+            continue;
         }
-        pos += line.len();
-    }
-    if pos > start {
         docs.push(RawDoc {
             file,
             text: &text[start..pos],
+            line: start_line,
+            index: docs.len(),
+        });
+        start_line += memchr::memchr_iter(b'\n', &bytes[start..pos]).count();
+        start = pos;
+    }
+    if start < text.len() {
+        docs.push(RawDoc {
+            file,
+            text: &text[start..],
             line: start_line,
             index: docs.len(),
         });
@@ -72,12 +72,31 @@ pub fn split_documents<'a>(text: &'a str, file: &'a str) -> Vec<RawDoc<'a>> {
 }
 
 fn may_hold_secret(text: &str) -> bool {
-    text.lines().any(|l| {
-        let l = l.trim_start();
-        l.starts_with("kind: Secret")
-            || l.starts_with("kind: \"Secret\"")
-            || l.starts_with("kind: 'Secret'")
-    })
+    // Cheap substring test first; the precise line check only when it hits.
+    let b = text.as_bytes();
+    memchr::memmem::find(b, b"kind: Secret").is_some()
+        || memchr::memmem::find(b, b"kind: \"Secret\"").is_some()
+        || memchr::memmem::find(b, b"kind: 'Secret'").is_some()
+}
+
+/// A document's text as a hash key: hashes its length and a few sampled bytes (hashing the
+/// whole text costs more than parsing changed documents); equality still compares it all.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct DocText<'a>(&'a str);
+
+impl std::hash::Hash for DocText<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let b = self.0.as_bytes();
+        state.write_usize(b.len());
+        let n = b.len();
+        for window in [
+            0..n.min(64),
+            n / 2..(n / 2 + 64).min(n),
+            n.saturating_sub(64)..n,
+        ] {
+            state.write(&b[window]);
+        }
+    }
 }
 
 /// Drop documents whose exact text appears on both sides (as a multiset), returning the rest
@@ -87,31 +106,33 @@ pub fn skip_identical<'a>(
     base: Vec<RawDoc<'a>>,
     desired: Vec<RawDoc<'a>>,
 ) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, usize) {
-    let mut counts: HashMap<&str, usize> = HashMap::with_capacity(base.len());
-    for d in &base {
-        *counts.entry(d.text).or_default() += 1;
+    // Base documents by text; each desired document takes one unmatched base twin.
+    let mut by_text: HashMap<DocText<'a>, Vec<usize>> = HashMap::with_capacity(base.len());
+    for (i, d) in base.iter().enumerate().rev() {
+        by_text.entry(DocText(d.text)).or_default().push(i);
     }
-    let mut matched: HashMap<&str, usize> = HashMap::new();
+    let mut base_skipped = vec![false; base.len()];
     let mut rest_desired = Vec::new();
     let mut skipped = 0;
     for d in desired {
-        let avail = counts.get_mut(d.text);
-        match avail {
-            Some(n) if *n > 0 && !may_hold_secret(d.text) && !d.text.trim().is_empty() => {
-                *n -= 1;
-                *matched.entry(d.text).or_default() += 1;
+        let twin = if d.text.trim().is_empty() || may_hold_secret(d.text) {
+            None
+        } else {
+            by_text.get_mut(&DocText(d.text)).and_then(Vec::pop)
+        };
+        match twin {
+            Some(i) => {
+                base_skipped[i] = true;
                 skipped += 1;
             }
-            _ => rest_desired.push(d),
+            None => rest_desired.push(d),
         }
     }
-    let mut rest_base = Vec::new();
-    for d in base {
-        match matched.get_mut(d.text) {
-            Some(n) if *n > 0 => *n -= 1,
-            _ => rest_base.push(d),
-        }
-    }
+    let rest_base = base
+        .into_iter()
+        .zip(base_skipped)
+        .filter_map(|(d, skip)| (!skip).then_some(d))
+        .collect();
     (rest_base, rest_desired, skipped)
 }
 
