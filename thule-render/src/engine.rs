@@ -4,7 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use thule_core::config::{ProjectConfig, RenderMode};
@@ -256,6 +256,20 @@ pub(crate) struct Blame {
     pub fix: String,
 }
 
+/// The value in `slot`, or the result of `ask`, remembered when it succeeds.
+fn remembered(
+    slot: &Mutex<Option<String>>,
+    ask: impl FnOnce() -> Result<String, ToolError>,
+) -> Result<String, ToolError> {
+    let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(v) = slot.as_ref() {
+        return Ok(v.clone());
+    }
+    let v = ask()?;
+    *slot = Some(v.clone());
+    Ok(v)
+}
+
 /// A note for every object defined more than once in one render: appliers either reject the
 /// set (kustomize, Flux) or let the last one win (`kubectl apply`), so the plan must say so.
 fn duplicate_notes(objects: &[thule_core::Manifest]) -> Vec<Note> {
@@ -332,8 +346,11 @@ pub struct RenderEngine<T> {
     pub(crate) runner: T,
     pub(crate) options: RenderOptions,
     cache: Option<Arc<dyn RenderCache>>,
-    helm_version: OnceLock<Result<String, ToolError>>,
-    kustomize_version: OnceLock<Result<String, ToolError>>,
+    // Versions are asked once per engine and remembered only when the question succeeds, so
+    // a transient failure (a timeout on a loaded machine) is retried by the next render. The
+    // lock is held while asking, so parallel renders never ask twice.
+    helm_version: Mutex<Option<String>>,
+    kustomize_version: Mutex<Option<String>>,
 }
 
 impl<T: ToolRunner> RenderEngine<T> {
@@ -343,8 +360,8 @@ impl<T: ToolRunner> RenderEngine<T> {
             runner,
             options,
             cache: Some(Arc::new(MemoryCache::default())),
-            helm_version: OnceLock::new(),
-            kustomize_version: OnceLock::new(),
+            helm_version: Mutex::new(None),
+            kustomize_version: Mutex::new(None),
         }
     }
 
@@ -385,27 +402,25 @@ impl<T: ToolRunner> RenderEngine<T> {
 
     /// The helm version (`v4.1.4`), asked once per engine.
     pub(crate) fn helm_version(&self) -> Result<String, RenderError> {
-        self.helm_version
-            .get_or_init(|| {
-                let inv = self.invocation(&self.options.toolchain.helm).args([
-                    "version",
-                    "--template",
-                    "{{.Version}}",
-                ]);
-                let out = self.runner.run(&inv)?;
-                Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-            })
-            .clone()
-            .map_err(|source| RenderError::ToolUnavailable {
-                tool: "helm",
-                source: Box::new(source),
-            })
+        remembered(&self.helm_version, || {
+            let inv = self.invocation(&self.options.toolchain.helm).args([
+                "version",
+                "--template",
+                "{{.Version}}",
+            ]);
+            let out = self.runner.run(&inv)?;
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        })
+        .map_err(|source| RenderError::ToolUnavailable {
+            tool: "helm",
+            source: Box::new(source),
+        })
     }
 
     /// The kustomize version (`v5.6.0 (kubectl v1.33.9)` or `v5.6.0`), asked once per engine.
     pub(crate) fn kustomize_version(&self) -> Result<String, RenderError> {
-        self.kustomize_version
-            .get_or_init(|| match &self.options.toolchain.kustomize {
+        remembered(&self.kustomize_version, || {
+            match &self.options.toolchain.kustomize {
                 KustomizeTool::Kubectl(p) => {
                     let inv = self
                         .invocation(p)
@@ -425,12 +440,12 @@ impl<T: ToolRunner> RenderEngine<T> {
                     let out = self.runner.run(&self.invocation(p).arg("version"))?;
                     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
                 }
-            })
-            .clone()
-            .map_err(|source| RenderError::ToolUnavailable {
-                tool: "kustomize",
-                source: Box::new(source),
-            })
+            }
+        })
+        .map_err(|source| RenderError::ToolUnavailable {
+            tool: "kustomize",
+            source: Box::new(source),
+        })
     }
 
     /// Resolve a repository-relative path from the configuration, refusing anything that
@@ -593,5 +608,72 @@ impl<T: ToolRunner> Renderer for RenderEngine<T> {
 
     fn jobs(&self) -> usize {
         self.options.jobs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::tool::ToolOutput;
+
+    /// Fails the first call, answers `v9` afterwards.
+    struct FlakyRunner(AtomicUsize);
+
+    impl ToolRunner for FlakyRunner {
+        fn run(&self, invocation: &ToolInvocation) -> Result<ToolOutput, ToolError> {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(ToolError::TimedOut {
+                    command: invocation.to_string(),
+                    timeout: Duration::from_secs(1),
+                    stderr: String::new(),
+                });
+            }
+            Ok(ToolOutput {
+                stdout: b"v9\n".to_vec(),
+                stderr: Vec::new(),
+                duration: Duration::ZERO,
+            })
+        }
+    }
+
+    #[test]
+    fn a_failed_version_query_is_retried_and_a_successful_one_remembered() {
+        let engine = RenderEngine::new(FlakyRunner(AtomicUsize::new(0)), RenderOptions::new("."));
+        let err = engine.helm_version().unwrap_err();
+        assert!(matches!(
+            err,
+            RenderError::ToolUnavailable { tool: "helm", .. }
+        ));
+        assert_eq!(engine.helm_version().unwrap(), "v9");
+        assert_eq!(engine.helm_version().unwrap(), "v9");
+        assert_eq!(engine.runner().0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn duplicates_are_noted_with_both_origins() {
+        let m = |source: &str| {
+            thule_core::Manifest::from_value(
+                serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
+                thule_core::Origin {
+                    source: source.into(),
+                    line: 1,
+                    ..thule_core::Origin::default()
+                },
+            )
+            .unwrap()
+        };
+        let notes = duplicate_notes(&[m("a.yaml"), m("b.yaml"), m("c.yaml")]);
+        let text: Vec<_> = notes.iter().map(|n| n.to_string()).collect();
+        assert_eq!(text.len(), 2);
+        assert!(
+            text[0]
+                .starts_with("b.yaml:1: duplicate object ConfigMap c, first defined at a.yaml:1")
+        );
+        assert!(
+            text[1]
+                .starts_with("c.yaml:1: duplicate object ConfigMap c, first defined at a.yaml:1")
+        );
     }
 }
