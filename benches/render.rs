@@ -11,6 +11,9 @@
 //! - `render_parallel/{sequential,parallel}/<n>`: N independent projects (cache off) with one
 //!   job against two jobs. Goal on 2 cores: parallel close to half of sequential.
 //!
+//! `interleaved raw vs ProcessRunner` isolates the cost of thule's process runner (cleared
+//! environment, reader threads, timeout) from the rest.
+//!
 //! The machine is shared, so criterion's groups (which run one after the other) can see
 //! different load. Each group therefore also prints an interleaved A/B summary first: raw and
 //! thule runs (or sequential and parallel batches) alternate, and the medians and their ratio
@@ -145,23 +148,42 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Alternate `a` and `b` `pairs` times; print both medians and `b / a`.
+/// CPU time (user + system) used by this process's waited-for children so far, from
+/// `/proc/self/stat` (Linux; `None` elsewhere). Much less sensitive to other load than wall
+/// time, which makes it the better measure on a shared machine.
+fn children_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    // After the command name: state is field 3; cutime and cstime are fields 16 and 17.
+    let ticks: u64 = fields.get(13)?.parse::<u64>().ok()? + fields.get(14)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
+}
+
+/// Alternate `a` and `b` `pairs` times; print both wall-time medians and `b / a`, and the
+/// children's CPU time per run for each side.
 fn interleaved(label: &str, pairs: usize, mut a: impl FnMut(), mut b: impl FnMut()) {
     let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    let (mut ca, mut cb) = (Duration::ZERO, Duration::ZERO);
     for _ in 0..pairs {
-        let t = Instant::now();
+        let (c, t) = (children_cpu(), Instant::now());
         a();
         ta.push(t.elapsed());
-        let t = Instant::now();
+        ca += children_cpu().zip(c).map_or(Duration::ZERO, |(x, y)| x - y);
+        let (c, t) = (children_cpu(), Instant::now());
         b();
         tb.push(t.elapsed());
+        cb += children_cpu().zip(c).map_or(Duration::ZERO, |(x, y)| x - y);
     }
     let (ma, mb) = (median(ta), median(tb));
+    let per_run = |d: Duration| d.as_secs_f64() * 1e3 / pairs as f64;
     eprintln!(
-        "interleaved {label}: {pairs} pairs, medians {:.2} ms / {:.2} ms, ratio {:.3}",
+        "interleaved {label}: {pairs} pairs, wall medians {:.2} ms / {:.2} ms, ratio {:.3}; \
+         tool CPU per run {:.1} ms / {:.1} ms",
         ma.as_secs_f64() * 1e3,
         mb.as_secs_f64() * 1e3,
-        mb.as_secs_f64() / ma.as_secs_f64()
+        mb.as_secs_f64() / ma.as_secs_f64(),
+        per_run(ca),
+        per_run(cb),
     );
 }
 
@@ -195,6 +217,21 @@ fn bench_overhead(c: &mut Criterion) {
         // Warm the version cache and check both paths work before timing them.
         assert!(engine.render(p).is_rendered(), "{name} must render");
         run_raw(&repo, &tools, name).expect("raw tool run");
+        let (program, args) = raw_args(name);
+        let invocation = ToolInvocation::new(tools.join(program))
+            .args(args)
+            .cwd(&repo);
+        let runner = ProcessRunner::new();
+        interleaved(
+            &format!("raw vs ProcessRunner {name}"),
+            21,
+            || {
+                run_raw(&repo, &tools, name).expect("raw tool run");
+            },
+            || {
+                runner.run(&invocation).expect("tool run");
+            },
+        );
         interleaved(
             &format!("raw vs thule {name}"),
             21,
