@@ -166,3 +166,52 @@ fn enabled_helm_inflation_passes_the_helm_flags() -> Result<()> {
     );
     Ok(())
 }
+
+/// `KustomizeTool::Standalone` runs `kustomize build DIR` with the same flags. No standalone
+/// kustomize is installed, so a two-line wrapper stands in for it, forwarding to
+/// `kubectl kustomize`.
+#[cfg(unix)]
+#[test]
+fn a_standalone_kustomize_runs_kustomize_build() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    use thule_render::{KustomizeTool, RenderEngine, RenderOptions, Toolchain};
+
+    let bin = tempfile::tempdir()?;
+    let kustomize = bin.path().join("kustomize");
+    let kubectl = crate::support::tools_dir().join("kubectl");
+    std::fs::write(
+        &kustomize,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = version ]; then echo v5.6.0; exit 0; fi\n\
+             [ \"$1\" = build ] || exit 64\nshift\nexec '{}' kustomize \"$@\"\n",
+            kubectl.display()
+        ),
+    )?;
+    std::fs::set_permissions(&kustomize, std::fs::Permissions::from_mode(0o755))?;
+    let repo = fixture_repo();
+    let toolchain = Toolchain {
+        kustomize: KustomizeTool::Standalone(kustomize),
+        ..Toolchain::from_dir(&crate::support::tools_dir())
+    };
+    let engine = RenderEngine::new(
+        thule_render::CountingRunner::new(thule_render::ProcessRunner::new()),
+        RenderOptions::new(&repo).toolchain(toolchain),
+    );
+    let r = engine.render(&project(&repo, "api-staging")?);
+    let out = rendered(&r)?;
+    assert_eq!(out.meta.tool.to_string(), "kustomize v5.6.0");
+    assert_eq!(
+        engine.runner().calls(),
+        [
+            "kustomize version",
+            "kustomize build kustomize/overlays/staging --load-restrictor LoadRestrictionsRootOnly"
+        ]
+    );
+    let theirs = run_tool(
+        &repo,
+        "kubectl",
+        &["kustomize", "kustomize/overlays/staging"],
+    )?;
+    assert_eq!(values(out), theirs);
+    Ok(())
+}
