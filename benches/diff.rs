@@ -70,13 +70,15 @@ fn configmap(i: usize, tweak: bool) -> String {
 }
 
 /// A 10,000-object pair (Deployment, Service, ConfigMap per app); about 5% of the objects
-/// change (image, replicas, env, data), a few are removed and added.
+/// change (image, replicas, env, data, removed, added), as in the shared pairs.
 fn generated_pair() -> (String, String) {
     let mut base = String::new();
     let mut modified = String::new();
     let apps = 10_000 / 3 + 1;
     for i in 0..apps {
-        let kind_change = i % 20;
+        // One app in 40 per change type: 3 of 40 Deployments changed, 1 of 40 Services
+        // removed, 1 of 40 ConfigMaps changed, 1 in 40 apps gains a ConfigMap (about 5%).
+        let kind_change = i % 40;
         base.push_str(&deployment(i, 0, 2, false));
         modified.push_str(&match kind_change {
             0 => deployment(i, 1, 2, false),
@@ -165,9 +167,18 @@ fn thule_bin() -> Option<PathBuf> {
 }
 
 fn benches(c: &mut Criterion) {
+    // THULE_BENCH_OUT keeps the generated files (for `/usr/bin/time -v thule diff …`).
     let dir = tempfile::tempdir().expect("tempdir");
-    let pairs = load_pairs(dir.path()).expect("bench inputs (shared/bench and the generator)");
+    let out =
+        std::env::var_os("THULE_BENCH_OUT").map_or_else(|| dir.path().to_owned(), PathBuf::from);
+    let pairs = load_pairs(&out).expect("bench inputs (shared/bench and the generator)");
     let opts = DiffOptions::default();
+    // What `thule diff --format text` runs: no text-diff / JSON-patch views.
+    let cli_opts = DiffOptions {
+        views: false,
+        keep_state: false,
+        ..DiffOptions::default()
+    };
 
     let mut g = c.benchmark_group("diff");
     g.sample_size(10)
@@ -199,7 +210,7 @@ fn benches(c: &mut Criterion) {
             BenchmarkId::new("pipeline-in-process", p.name),
             p,
             |b, p| {
-                b.iter(|| black_box(pipeline(p, &opts)));
+                b.iter(|| black_box(pipeline(p, &cli_opts)));
             },
         );
         if let Some(bin) = thule_bin() {

@@ -1,7 +1,7 @@
 //! The pipeline of spec §2.2: per key, normalize `D0`, `D1`, `L`, predict `P`, compare, tag
 //! origins, decide the action; then redact and render the per-object views.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 use thule_core::cluster::LiveOutcome;
@@ -35,6 +35,9 @@ pub struct DiffOptions {
     pub prune: bool,
     /// Ignore rules (JSON pointers and managers), applied to every side before diffing.
     pub ignore: Vec<IgnoreRule>,
+    /// Field paths to ignore on every object, in thule's path syntax
+    /// (`spec.replicas`, `metadata.annotations["example.com/x"]`, `…containers[name=web].image`).
+    pub ignore_paths: Vec<String>,
     /// Namespace for namespaced objects that do not set one; `None` leaves them unresolved
     /// (`""`), which is right when comparing two renders with no cluster.
     pub default_namespace: Option<String>,
@@ -51,6 +54,12 @@ pub struct DiffOptions {
     pub include_noop: bool,
     /// Context lines in the text diffs.
     pub context_lines: usize,
+    /// Compute the per-object views: `textDiff`, `jsonPatch` and change `pointer`s. The text
+    /// renderer prints none of them, so `thule diff --format text` switches them off.
+    pub views: bool,
+    /// Keep [`ObjectPlan::state`] (normalized sides and `P`) for a risk pass; off saves memory
+    /// and time when only the rendered plan is needed.
+    pub keep_state: bool,
 }
 
 impl Default for DiffOptions {
@@ -60,6 +69,7 @@ impl Default for DiffOptions {
             field_manager: None,
             prune: true,
             ignore: Vec::new(),
+            ignore_paths: Vec::new(),
             default_namespace: None,
             cluster_scoped: Vec::new(),
             inject_labels: BTreeMap::new(),
@@ -67,6 +77,8 @@ impl Default for DiffOptions {
             owner_labels: BTreeMap::new(),
             include_noop: false,
             context_lines: 3,
+            views: true,
+            keep_state: true,
         }
     }
 }
@@ -94,6 +106,9 @@ pub struct DiffInput<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiffError {
+    /// An ignored field path is not in thule's path syntax.
+    #[error("ignored field path: {0}")]
+    IgnorePath(String),
     /// An ignore rule's JSON pointer is not an RFC 6901 pointer.
     #[error("ignore rule {index}: `{pointer}` is not a JSON pointer (it must start with `/`)")]
     IgnorePointer {
@@ -518,10 +533,16 @@ pub fn diff(input: &DiffInput<'_>) -> Result<Plan, DiffError> {
             }
         }
     }
+    let ignore_paths = opts
+        .ignore_paths
+        .iter()
+        .map(|p| crate::path::parse(p))
+        .collect::<Result<Vec<Path>, String>>()
+        .map_err(DiffError::IgnorePath)?;
     let base = input.base.unwrap_or(&[]);
     let scopes = Scopes::new(&[base, input.desired], opts);
-    let mut d0: BTreeMap<ObjectKey, Entry<'_>> = BTreeMap::new();
-    let mut d1: BTreeMap<ObjectKey, Entry<'_>> = BTreeMap::new();
+    let mut d0: HashMap<ObjectKey, Entry<'_>> = HashMap::new();
+    let mut d1: HashMap<ObjectKey, Entry<'_>> = HashMap::new();
     for (ms, map) in [(base, &mut d0), (input.desired, &mut d1)] {
         for m in ms {
             let (key, cluster_scoped) = scopes.resolve(&m.key, opts);
@@ -534,10 +555,21 @@ pub fn diff(input: &DiffInput<'_>) -> Result<Plan, DiffError> {
                 .push(m);
         }
     }
-    let mut keys: BTreeSet<ObjectKey> = d0.keys().chain(d1.keys()).cloned().collect();
+    // Canonical order (§8.1); the rank is computed once per key, not per comparison.
+    let mut keys: Vec<ObjectKey> = d0.keys().chain(d1.keys()).cloned().collect();
     if let Some(inv) = input.inventory {
         keys.extend(inv.iter().cloned());
     }
+    keys.sort_by_cached_key(|k| {
+        (
+            k.kind_rank(),
+            k.group.clone(),
+            k.kind.clone(),
+            k.namespace.clone(),
+            k.name.clone(),
+        )
+    });
+    keys.dedup();
     let mut redactor = Redactor::new();
     let mut drafts = Vec::new();
     let mut summary = Summary {
@@ -551,6 +583,7 @@ pub fn diff(input: &DiffInput<'_>) -> Result<Plan, DiffError> {
             d1.get(&key),
             input,
             &scopes,
+            &ignore_paths,
             &mut redactor,
         );
         summary.count(draft.action);
@@ -564,7 +597,11 @@ pub fn diff(input: &DiffInput<'_>) -> Result<Plan, DiffError> {
     }
     // Pass 2: mask sensitive values (adding them to the taint set), then render and scrub.
     let mut masked = Vec::with_capacity(drafts.len());
-    for d in drafts {
+    for mut d in drafts {
+        if !opts.views {
+            d.before_doc = None;
+            d.after_doc = None;
+        }
         masked.push(mask_draft(d, &mut redactor));
     }
     redactor.finish();
@@ -623,6 +660,7 @@ fn plan_key(
     e1: Option<&Entry<'_>>,
     input: &DiffInput<'_>,
     scopes: &Scopes,
+    ignore_paths: &[Path],
     redactor: &mut Redactor,
 ) -> Draft {
     let opts = input.options;
@@ -755,13 +793,13 @@ fn plan_key(
             }
         }
         merge::remove_members(kind, v, &by_manager);
+        for p in ignore_paths {
+            remove_path(kind, v, p);
+        }
         if injected_ca {
             strip_ca_bundles(v);
         }
     }
-    draft.state.base = n0v.clone();
-    draft.state.desired = n1v.clone();
-    draft.state.live = nlv.clone();
     if let Some(l) = live_raw {
         let lv = l["apiVersion"].as_str().unwrap_or_default();
         if m1.is_some() && !lv.is_empty() && lv != api_version {
@@ -791,6 +829,9 @@ fn plan_key(
                 .push("hook: runs on sync, not diffed against live".to_owned());
             intent_changes(&mut draft);
             draft.notes.sort();
+            draft.state.base = n0v;
+            draft.state.desired = n1v;
+            draft.state.live = nlv;
             return draft;
         }
         draft.notes.push("hook: runs on sync".to_owned());
@@ -810,7 +851,18 @@ fn plan_key(
             // Equal renders: nothing to compute (the common case for large renders).
             Some(b) if b == d => {}
             Some(b) => {
-                let c = compute_patch(kind, Some(b), d, b, None, &api_version, opts, &ctx);
+                // Without live state the baseline is the base render itself, so
+                // P = prune(merge(n0, n1), F(n0) − F(n1)) is n1: compare directly.
+                let (changes, notes) = compare(kind, b, d);
+                let c = Computed {
+                    predicted: d.clone(),
+                    changes,
+                    removals: Removals::default(),
+                    implied: Vec::new(),
+                    format_only: notes.format_only,
+                    notes: Vec::new(),
+                    mode: ApplyMode::Intent,
+                };
                 finish_patch(&mut draft, kind, c, b, None);
             }
         },
@@ -908,6 +960,9 @@ fn plan_key(
     }
     draft.notes.sort();
     draft.notes.dedup();
+    draft.state.base = n0v;
+    draft.state.desired = n1v;
+    draft.state.live = nlv;
     draft
 }
 
@@ -1271,7 +1326,7 @@ fn render_object(m: Masked, redactor: &Redactor, opts: &DiffOptions) -> ObjectPl
     for n in &mut notes {
         redactor.scrub_in_place(n);
     }
-    let state = Some(Box::new(d.state));
+    let state = opts.keep_state.then(|| Box::new(d.state));
     ObjectPlan {
         api_version: d.api_version,
         kind: d.key.kind.clone(),

@@ -4,6 +4,7 @@
 //! caller's job.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use thule_core::object::flatten_lists;
 use thule_core::yaml::{ParseOptions, YamlError, parse_str};
@@ -44,7 +45,7 @@ pub fn split_documents<'a>(text: &'a str, file: &'a str) -> Vec<RawDoc<'a>> {
     // Marker candidates: `---` at the start of the text or after a newline.
     let candidates = std::iter::once(0usize)
         .filter(|_| text.starts_with("---"))
-        .chain(memchr::memmem::find_iter(bytes, b"\n---").map(|i| i + 1));
+        .chain(MARKER.find_iter(bytes).map(|i| i + 1));
     for pos in candidates {
         let rest = &bytes[pos + 3..];
         let is_marker = rest.is_empty() || matches!(rest[0], b'\n' | b'\r' | b' ' | b'\t');
@@ -71,32 +72,48 @@ pub fn split_documents<'a>(text: &'a str, file: &'a str) -> Vec<RawDoc<'a>> {
     docs
 }
 
+static SECRET_KINDS: LazyLock<[memchr::memmem::Finder<'static>; 3]> = LazyLock::new(|| {
+    [
+        memchr::memmem::Finder::new("kind: Secret"),
+        memchr::memmem::Finder::new("kind: \"Secret\""),
+        memchr::memmem::Finder::new("kind: 'Secret'"),
+    ]
+});
+
+static MARKER: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new("\n---"));
+
 fn may_hold_secret(text: &str) -> bool {
-    // Cheap substring test first; the precise line check only when it hits.
-    let b = text.as_bytes();
-    memchr::memmem::find(b, b"kind: Secret").is_some()
-        || memchr::memmem::find(b, b"kind: \"Secret\"").is_some()
-        || memchr::memmem::find(b, b"kind: 'Secret'").is_some()
+    SECRET_KINDS
+        .iter()
+        .any(|f| f.find(text.as_bytes()).is_some())
 }
 
-/// A document's text as a hash key: hashes its length and a few sampled bytes (hashing the
-/// whole text costs more than parsing changed documents); equality still compares it all.
+/// A document's text as a hash key (see [`fast_hash`]); equality compares the whole text.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct DocText<'a>(&'a str);
 
 impl std::hash::Hash for DocText<'_> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let b = self.0.as_bytes();
-        state.write_usize(b.len());
-        let n = b.len();
-        for window in [
-            0..n.min(64),
-            n / 2..(n / 2 + 64).min(n),
-            n.saturating_sub(64)..n,
-        ] {
-            state.write(&b[window]);
-        }
+        state.write_u64(fast_hash(self.0.as_bytes()));
     }
+}
+
+/// A fast non-cryptographic hash of a whole document (FxHash-style over 8-byte words); the
+/// map's own hasher then only sees 8 bytes. Collisions are harmless: equality compares text.
+fn fast_hash(b: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = b.len() as u64;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(a)).wrapping_mul(K);
+    }
+    for &c in words.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(c)).wrapping_mul(K);
+    }
+    h
 }
 
 /// Drop documents whose exact text appears on both sides (as a multiset), returning the rest

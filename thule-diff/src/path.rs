@@ -174,6 +174,102 @@ impl fmt::Display for Seg {
     }
 }
 
+/// Parse a path in thule's syntax (as [`display`] prints it) back into segments:
+/// `spec.template.spec.containers[name=web].env[name=A].value`,
+/// `metadata.labels["app.kubernetes.io/name"]`, `metadata.finalizers[="x"]`, `args[2]`.
+///
+/// # Errors
+/// A message naming the byte offset of the first thing that is not path syntax.
+pub fn parse(text: &str) -> Result<Path, String> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    let err = |i: usize, what: &str| format!("`{text}`: {what} at byte {i}");
+    while i < b.len() {
+        match b[i] {
+            b'.' if !out.is_empty() => i += 1,
+            b'[' => {
+                let close = find_close(b, i + 1).ok_or_else(|| err(i, "unclosed `[`"))?;
+                let inner = &text[i + 1..close];
+                out.push(bracket(inner).map_err(|m| err(i, &m))?);
+                i = close + 1;
+            }
+            _ => {
+                let end = b[i..]
+                    .iter()
+                    .position(|c| matches!(c, b'.' | b'['))
+                    .map_or(b.len(), |p| i + p);
+                if end == i {
+                    return Err(err(i, "empty field name"));
+                }
+                out.push(Seg::Field(text[i..end].to_owned()));
+                i = end;
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("`{text}`: empty path"));
+    }
+    Ok(out)
+}
+
+/// The `]` closing a bracket that starts at `from`, skipping JSON strings.
+fn find_close(b: &[u8], from: usize) -> Option<usize> {
+    let mut in_str = false;
+    let mut esc = false;
+    for (j, &c) in b.iter().enumerate().skip(from) {
+        if in_str {
+            match (esc, c) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+        } else if c == b'"' {
+            in_str = true;
+        } else if c == b']' {
+            return Some(j);
+        }
+    }
+    None
+}
+
+fn key_value(raw: &str) -> Result<Value, String> {
+    if raw.starts_with('"') {
+        return serde_json::from_str(raw).map_err(|e| format!("bad quoted value {raw}: {e}"));
+    }
+    if let Ok(n) = raw.parse::<i64>() {
+        return Ok(Value::from(n));
+    }
+    Ok(Value::String(raw.to_owned()))
+}
+
+fn bracket(inner: &str) -> Result<Seg, String> {
+    if let Some(v) = inner.strip_prefix('=') {
+        let parsed: Value =
+            serde_json::from_str(v).map_err(|e| format!("bad set value {v}: {e}"))?;
+        return Ok(Seg::Value(canonical_json(&parsed)));
+    }
+    if inner.starts_with('"') {
+        let name: String =
+            serde_json::from_str(inner).map_err(|e| format!("bad quoted key {inner}: {e}"))?;
+        return Ok(Seg::Field(name));
+    }
+    if let Ok(n) = inner.parse::<usize>() {
+        return Ok(Seg::Index(n));
+    }
+    let mut m = Map::new();
+    for part in inner.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("expected `key=value` in [{inner}]"))?;
+        m.insert(k.to_owned(), key_value(v)?);
+    }
+    Ok(Seg::Key(
+        serde_json::to_string(&Value::Object(m)).unwrap_or_default(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +309,18 @@ mod tests {
             display(&s),
             r#"metadata.finalizers[="example.com/protect"]"#
         );
+        for p in [&p, &l, &s] {
+            assert_eq!(parse(&display(p)).as_ref(), Ok(p));
+        }
+        assert_eq!(
+            parse("spec.args[2]"),
+            Ok(vec![
+                Seg::Field("spec".into()),
+                Seg::Field("args".into()),
+                Seg::Index(2)
+            ])
+        );
+        assert!(parse("spec[name=web").is_err());
+        assert!(parse("").is_err());
     }
 }

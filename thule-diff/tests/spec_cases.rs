@@ -1221,3 +1221,32 @@ fn case_75_second_protocol_on_same_port_is_one_add() {
         vec![("spec.ports[port=53,protocol=UDP]".into(), "add")]
     );
 }
+
+#[test]
+fn ignored_paths_are_not_changes() {
+    let live = deployment(web("app:1"));
+    let mut desired = live.clone();
+    desired["spec"]["replicas"] = json!(9);
+    desired["spec"]["template"]["spec"]["containers"][0]["image"] = json!("app:2");
+    let mut opts = fk();
+    opts.ignore_paths = vec!["spec.replicas".into()];
+    opts.ignore = vec![thule_core::config::IgnoreRule {
+        kind: Some("Deploy*".into()),
+        json_pointers: vec!["/spec/template/spec/containers/0/image".into()],
+        ..Default::default()
+    }];
+    let l = server_like(&live, Some(("kustomize-controller", fields_v1_of(&live))));
+    let plan = run(&opts, Some(desired.clone()), Some(desired), Live::Found(l));
+    assert_noop(&plan);
+    opts.ignore_paths = vec!["spec[name=".into()];
+    let err = thule_diff::diff(&thule_diff::DiffInput {
+        base: None,
+        desired: &[],
+        live: None,
+        inventory: None,
+        identical_skipped: 0,
+        options: &opts,
+    })
+    .expect_err("bad path");
+    assert!(err.to_string().contains("unclosed"), "{err}");
+}

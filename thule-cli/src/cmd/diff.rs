@@ -176,6 +176,8 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
             .clone()
             .or_else(|| live.as_ref().map(|_| "default".to_owned())),
         include_noop: args.all,
+        views: args.format != Format::Text,
+        keep_state: false,
         ..DiffOptions::default()
     };
     let plan = diff(&DiffInput {
