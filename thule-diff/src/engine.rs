@@ -699,7 +699,7 @@ fn plan_key(
             desired: None,
             live: None,
             predicted: None,
-            live_raw: live_raw.cloned(),
+            live_raw: live_raw.filter(|_| opts.keep_state).cloned(),
             removed: Vec::new(),
             released: Vec::new(),
             mode: ApplyMode::Intent,
@@ -960,9 +960,13 @@ fn plan_key(
     }
     draft.notes.sort();
     draft.notes.dedup();
-    draft.state.base = n0v;
-    draft.state.desired = n1v;
-    draft.state.live = nlv;
+    if opts.keep_state {
+        draft.state.base = n0v;
+        draft.state.desired = n1v;
+        draft.state.live = nlv;
+    } else {
+        draft.state.predicted = None;
+    }
     draft
 }
 
@@ -986,7 +990,10 @@ fn finish_patch(
     live: &Value,
     base_and_desired: Option<(&Value, &Value)>,
 ) {
-    draft.notes.extend(c.notes);
+    // How removals were predicted matters only when something is removed or changes.
+    if !c.changes.is_empty() || !c.removals.released.is_empty() {
+        draft.notes.extend(c.notes);
+    }
     for p in &c.removals.released {
         draft.notes.push(format!(
             "{} is released to another field manager; its value stays",
