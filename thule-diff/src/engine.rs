@@ -514,6 +514,8 @@ struct Draft {
     notes: Vec<String>,
     before_doc: Option<Value>,
     after_doc: Option<Value>,
+    /// The before side is live state (else the base render).
+    state_live: bool,
     state: ObjectState,
 }
 
@@ -694,6 +696,7 @@ fn plan_key(
         notes: Vec::new(),
         before_doc: None,
         after_doc: None,
+        state_live: live_raw.is_some(),
         state: ObjectState {
             base: None,
             desired: None,
@@ -1092,6 +1095,14 @@ fn mask_draft(mut d: Draft, redactor: &mut Redactor) -> Masked {
     let mut after = raw_after.clone();
     for doc in [&mut before, &mut after].into_iter().flatten() {
         sort_lists(kind, doc);
+        if let Value::Object(m) = doc
+            && !d.api_version.is_empty()
+        {
+            m.insert(
+                "apiVersion".to_owned(),
+                Value::String(d.api_version.clone()),
+            );
+        }
     }
     if let Some(b) = &mut before {
         mask_pair(
@@ -1303,7 +1314,10 @@ fn render_object(m: Masked, redactor: &Redactor, opts: &DiffOptions) -> ObjectPl
                 similar::TextDiff::from_lines(&by, &ay)
                     .unified_diff()
                     .context_radius(opts.context_lines)
-                    .header("live", "predicted")
+                    .header(
+                        if d.state_live { "live" } else { "base" },
+                        if d.state_live { "predicted" } else { "desired" },
+                    )
                     .to_string()
             };
             let empty = merge::empty_object();

@@ -28,6 +28,23 @@ fn short(v: &Value) -> String {
     }
 }
 
+/// An added map-list item without the key fields its path already shows
+/// (`+ env[name=X]: {"value":"1"}`).
+fn without_key_fields(c: &Change, v: &Value) -> Value {
+    match (c.keyed.last(), v) {
+        (Some(seg @ crate::path::Seg::Key(_)), Value::Object(m)) => {
+            let keys = crate::path::key_fields(seg);
+            Value::Object(
+                m.iter()
+                    .filter(|(k, _)| !keys.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        }
+        _ => v.clone(),
+    }
+}
+
 fn change_line(c: &Change) -> String {
     let mut line = format!("{} {}", c.op.sigil(), c.path);
     if c.sensitive {
@@ -43,7 +60,7 @@ fn change_line(c: &Change) -> String {
                 let _ = write!(line, ": {} → {}", short(b), short(a));
             }
             (None, Some(a)) => {
-                let _ = write!(line, ": {}", short(a));
+                let _ = write!(line, ": {}", short(&without_key_fields(c, a)));
             }
             _ => {}
         }
