@@ -44,7 +44,8 @@ fn parse_applier(s: &str) -> Result<Applier, String> {
 ///
 /// Exit code: 0 when nothing changes, 1 when something does, 2 on error.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  \
+#[command(after_help = "Exit codes: 0 nothing changes, 1 something changes, 2 error (YAML errors name \
+    file:line:column). Secret values are never printed.\n\nExamples:\n  \
     # what a merge request changes, render against render:\n  \
     thule diff --base rendered-main.yaml --desired rendered-mr.yaml\n\n  \
     # what applying it would do to the cluster (Flux server-side apply):\n  \
