@@ -44,7 +44,8 @@ fn parse_applier(s: &str) -> Result<Applier, String> {
 ///
 /// Exit code: 0 when nothing changes, 1 when something does, 2 on error.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit codes: 0 nothing changes, 1 something changes, 2 error (YAML errors name \
+#[command(
+    after_help = "Exit codes: 0 nothing changes, 1 something changes, 2 error (YAML errors name \
     file:line:column). Secret values are never printed.\n\nExamples:\n  \
     # what a merge request changes, render against render:\n  \
     thule diff --base rendered-main.yaml --desired rendered-mr.yaml\n\n  \
@@ -52,7 +53,8 @@ fn parse_applier(s: &str) -> Result<Applier, String> {
     kubectl get deploy,svc,cm -n shop -o yaml > live.yaml\n  \
     thule diff --base main/ --desired mr/ --live live.yaml --format markdown\n\n  \
     # Argo CD client-side apply, JSON for tools:\n  \
-    thule diff --desired mr/ --live live.yaml --applier argocd --format json")]
+    thule diff --desired mr/ --live live.yaml --applier argocd --format json"
+)]
 pub struct DiffArgs {
     /// Rendered desired objects (the merge request head): YAML file or directory.
     #[arg(long, value_name = "PATH")]
