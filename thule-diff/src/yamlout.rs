@@ -86,13 +86,31 @@ fn emit_map_entries(
             indent(out, ind);
         }
         *first = false;
-        emit_string(out, k, true);
-        out.push(':');
         let child_level = if level == Level::Top && k == "metadata" {
             Level::Metadata
         } else {
             Level::Other
         };
+        let mut key = String::new();
+        emit_string(&mut key, k, true);
+        if key.len() > 1000 {
+            // YAML limits implicit keys to 1024 characters: use an explicit `? key` entry.
+            out.push_str("? ");
+            out.push_str(&key);
+            out.push('\n');
+            indent(out, ind);
+            out.push(':');
+            match &m[k.as_str()] {
+                Value::Array(a) if !a.is_empty() => {
+                    out.push('\n');
+                    emit_seq(out, a, ind + 2);
+                }
+                v => emit_after_key(out, v, ind, child_level),
+            }
+            continue;
+        }
+        out.push_str(&key);
+        out.push(':');
         emit_after_key(out, &m[k.as_str()], ind, child_level);
     }
 }
@@ -252,7 +270,8 @@ mod tests {
     #[test]
     fn printed_yaml_reads_back_identically() {
         let v = json!({"a": ["x", {"b": "yes", "c": [1, 2.5, null, true]}, "multi\nline", "trailing\n\n"],
-            "d": {}, "e": "-dash", "f": " lead", "g": "1:30", "h": "~", "i": "x #y"});
+            "d": {}, "e": "-dash", "f": " lead", "g": "1:30", "h": "~", "i": "x #y",
+            "k".repeat(1100): {"x": [1, {"y": "z"}]}, "l".repeat(1100): ["a"], "m".repeat(1100): "v"});
         let y = to_yaml(&v);
         let back = thule_core::yaml::parse_str(&y, "t", &thule_core::yaml::ParseOptions::default())
             .unwrap();
