@@ -16,7 +16,8 @@ pub fn to_yaml(v: &Value) -> String {
         Value::Object(m) if !m.is_empty() => emit_map(&mut out, m, 0, Level::Top),
         Value::Array(a) if !a.is_empty() => emit_seq(&mut out, a, 0),
         scalar => {
-            emit_scalar_inline(&mut out, scalar, 0);
+            // Block content at indent 2: at column 0 a `...` or `---` line would end the document.
+            emit_scalar_inline(&mut out, scalar, 2);
             out.push('\n');
         }
     }
@@ -276,5 +277,12 @@ mod tests {
         let back = thule_core::yaml::parse_str(&y, "t", &thule_core::yaml::ParseOptions::default())
             .unwrap();
         assert_eq!(back[0].value, v, "{y}");
+        for top in [json!("a\n...\n---\nb"), json!("x\n")] {
+            let y = to_yaml(&top);
+            let back =
+                thule_core::yaml::parse_str(&y, "t", &thule_core::yaml::ParseOptions::default())
+                    .unwrap();
+            assert_eq!(back[0].value, top, "{y}");
+        }
     }
 }
