@@ -16,15 +16,24 @@ fuzz_target!(|data: &[u8]| {
     // Three streams separated by a line `%%%`: base, desired, live.
     let mut parts = text.splitn(3, "\n%%%\n");
     let base = parts.next().and_then(|t| parse_stream(t, "base.yaml").ok());
-    let Some(desired) = parts.next().and_then(|t| parse_stream(t, "desired.yaml").ok()) else {
+    let Some(desired) = parts
+        .next()
+        .and_then(|t| parse_stream(t, "desired.yaml").ok())
+    else {
         return;
     };
-    let live: Option<BTreeMap<_, _>> = parts.next().and_then(|t| parse_stream(t, "live.yaml").ok()).map(|ms| {
-        ms.into_iter().map(|m| (m.key, LiveOutcome::Found(m.object))).collect()
-    });
+    let live: Option<BTreeMap<_, _>> = parts
+        .next()
+        .and_then(|t| parse_stream(t, "live.yaml").ok())
+        .map(|ms| {
+            ms.into_iter()
+                .map(|m| (m.key, LiveOutcome::Found(m.object)))
+                .collect()
+        });
     for applier in ["flux", "argocd"] {
         let options = DiffOptions {
-            applier: serde_json::from_value(serde_json::Value::String(applier.into())).unwrap_or_default(),
+            applier: serde_json::from_value(serde_json::Value::String(applier.into()))
+                .unwrap_or_default(),
             default_namespace: Some("default".into()),
             ..DiffOptions::default()
         };
@@ -49,6 +58,10 @@ fuzz_target!(|data: &[u8]| {
             options: &options,
         })
         .expect("default options are valid");
-        assert!(!same.has_changes(), "self-diff changed:\n{}", render::to_text(&same));
+        assert!(
+            !same.has_changes(),
+            "self-diff changed:\n{}",
+            render::to_text(&same)
+        );
     }
 });
