@@ -45,7 +45,10 @@ fn without_key_fields(c: &Change, v: &Value) -> Value {
     }
 }
 
-fn change_line(c: &Change) -> String {
+/// One change as a diff line: `~ path: before → after  (drift)`, `+ path: value`,
+/// `- path`; a sensitive value is replaced by "(changed, value hidden)", and a multi-line text
+/// value by its line counts (the YAML diff view shows the lines).
+pub fn change_line(c: &Change) -> String {
     let mut line = format!("{} {}", c.op.sigil(), c.path);
     if c.sensitive {
         let what = match c.op {
@@ -56,6 +59,16 @@ fn change_line(c: &Change) -> String {
         let _ = write!(line, "  ({what}, value hidden)");
     } else {
         match (&c.before, &c.after) {
+            (Some(Value::String(b)), Some(Value::String(a)))
+                if b.contains('\n') || a.contains('\n') =>
+            {
+                let _ = write!(
+                    line,
+                    ": text of {} line(s) → {} line(s), see the YAML diff",
+                    b.lines().count(),
+                    a.lines().count()
+                );
+            }
             (Some(b), Some(a)) => {
                 let _ = write!(line, ": {} → {}", short(b), short(a));
             }
@@ -74,7 +87,9 @@ fn change_line(c: &Change) -> String {
     line
 }
 
-fn header(o: &ObjectPlan) -> String {
+/// An object's one-line title: key, action (with detail), origin when not the MR's, and the
+/// ids of its risk flags (most severe first).
+pub fn header(o: &ObjectPlan) -> String {
     let mut h = format!("{} {}", o.key, o.action.as_str().to_uppercase());
     if let Some(d) = o.detail {
         let _ = write!(h, "/{}", d.as_str());
@@ -82,7 +97,32 @@ fn header(o: &ObjectPlan) -> String {
     if o.action != Action::Noop && o.origin != ChangeOrigin::Mr {
         let _ = write!(h, " ({})", o.origin.as_str());
     }
+    if !o.risks.is_empty() {
+        let ids: Vec<&str> = o.risks.iter().map(|r| r.id.as_str()).collect();
+        let _ = write!(h, " [{}]", ids.join(", "));
+    }
     h
+}
+
+/// An object's risk flags, most severe first (the order the risk pass stores them in, made
+/// explicit here so every renderer agrees).
+pub fn risks_by_severity(o: &ObjectPlan) -> Vec<&crate::plan::Risk> {
+    let mut risks: Vec<&crate::plan::Risk> = o.risks.iter().collect();
+    risks.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    risks
+}
+
+/// A severity's name as printed (`medium`).
+pub fn severity_name(s: crate::plan::Severity) -> &'static str {
+    use crate::plan::Severity;
+    match s {
+        Severity::Info => "info",
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
+        Severity::Blocker => "blocker",
+    }
 }
 
 fn summary_line(plan: &Plan) -> String {
@@ -102,6 +142,15 @@ pub fn to_text(plan: &Plan) -> String {
         let _ = writeln!(out, "{}", header(o));
         if let Some(src) = &o.source {
             let _ = writeln!(out, "  source: {src}");
+        }
+        for r in risks_by_severity(o) {
+            let _ = writeln!(
+                out,
+                "  ! {} {}: {}",
+                severity_name(r.severity),
+                r.id,
+                r.message
+            );
         }
         for n in &o.notes {
             let _ = writeln!(out, "  note: {n}");
@@ -156,6 +205,15 @@ pub fn to_markdown(plan: &Plan) -> String {
                 "<details><summary><code>{}</code></summary>\n",
                 md_escape(&header(o))
             );
+            for r in risks_by_severity(o) {
+                let _ = writeln!(
+                    out,
+                    "- **{}** {}: {}",
+                    severity_name(r.severity),
+                    r.id,
+                    md_escape(&r.message)
+                );
+            }
             for n in &o.notes {
                 let _ = writeln!(out, "- {}", md_escape(n));
             }

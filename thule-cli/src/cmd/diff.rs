@@ -180,10 +180,11 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
             .or_else(|| live.as_ref().map(|_| "default".to_owned())),
         include_noop: args.all,
         views: args.format != Format::Text,
-        keep_state: false,
+        // The risk pass reads the normalized sides.
+        keep_state: true,
         ..DiffOptions::default()
     };
-    let plan = diff(&DiffInput {
+    let mut plan = diff(&DiffInput {
         base: base.as_deref(),
         desired: &desired,
         live: live.as_ref(),
@@ -191,6 +192,14 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
         identical_skipped: skipped,
         options: &options,
     })?;
+    // Risk flags (spec §5) over the diff, with the desired render and the snapshot as context.
+    let context = thule_diff::RiskContext {
+        desired: &desired,
+        live: live.as_ref(),
+        default_namespace: options.default_namespace.clone(),
+        ..thule_diff::RiskContext::default()
+    };
+    thule_diff::assess(&mut plan, &context);
     let out = match args.format {
         Format::Text => render::to_text(&plan),
         Format::Markdown => render::to_markdown(&plan),

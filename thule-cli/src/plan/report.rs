@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use serde_json::{Value, json};
+use thule_diff::render::{change_line, header, risks_by_severity, severity_name};
 use thule_diff::{
     Action, Change, ChangeOrigin, DiffInput, DiffOptions, ObjectKey, ObjectPlan, Op, Plan,
     RiskContext, Severity, Summary,
@@ -302,82 +303,10 @@ pub fn json(plan: &MrPlan) -> String {
     plan.scrub(&s)
 }
 
-fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-        Severity::Critical => "critical",
-        Severity::Blocker => "blocker",
-    }
-}
-
 fn md(s: &str) -> String {
     s.replace('|', "\\|")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-fn value_text(v: &Value) -> String {
-    let s = serde_json::to_string(v).unwrap_or_default();
-    if s.chars().count() > 120 {
-        format!("{}...", s.chars().take(117).collect::<String>())
-    } else {
-        s
-    }
-}
-
-/// One change as a diff line (`~ path: before → after  (drift)`); sensitive values hidden.
-pub fn change_line(c: &Change) -> String {
-    let mut line = format!("{} {}", c.op.sigil(), c.path);
-    if c.sensitive {
-        let what = match c.op {
-            Op::Add => "added",
-            Op::Remove => "removed",
-            Op::Replace => "changed",
-        };
-        let _ = write!(line, "  ({what}, value hidden)");
-    } else {
-        match (&c.before, &c.after) {
-            (Some(Value::String(b)), Some(Value::String(a)))
-                if b.contains('\n') || a.contains('\n') =>
-            {
-                let _ = write!(
-                    line,
-                    ": text of {} line(s) → {} line(s), see the YAML diff",
-                    b.lines().count(),
-                    a.lines().count()
-                );
-            }
-            (Some(b), Some(a)) => {
-                let _ = write!(line, ": {} → {}", value_text(b), value_text(a));
-            }
-            (None, Some(a)) => {
-                let _ = write!(line, ": {}", value_text(a));
-            }
-            _ => {}
-        }
-    }
-    if c.origin != ChangeOrigin::Mr {
-        let _ = write!(line, "  ({})", c.origin.as_str());
-    }
-    if let Some(n) = &c.note {
-        let _ = write!(line, "  [{n}]");
-    }
-    line
-}
-
-fn object_title(o: &ObjectPlan) -> String {
-    let mut h = format!("{} {}", o.key, o.action.as_str().to_uppercase());
-    if let Some(d) = o.detail {
-        let _ = write!(h, "/{}", d.as_str());
-    }
-    if !o.risks.is_empty() {
-        let ids: Vec<&str> = o.risks.iter().map(|r| r.id.as_str()).collect();
-        let _ = write!(h, " [{}]", ids.join(", "));
-    }
-    h
 }
 
 /// One resource as a collapsible markdown block (balanced on its own).
@@ -386,9 +315,9 @@ fn object_block(o: &ObjectPlan) -> String {
     let _ = writeln!(
         out,
         "<details><summary><code>{}</code></summary>\n",
-        md(&object_title(o))
+        md(&header(o))
     );
-    for r in &o.risks {
+    for r in risks_by_severity(o) {
         let _ = writeln!(
             out,
             "- **{}** {}: {}",
@@ -691,8 +620,8 @@ pub fn text(plan: &MrPlan, colour: bool) -> String {
                 Action::Patch => "33",
                 Action::Noop => "2",
             };
-            let _ = writeln!(out, "  {}", paint(code, &object_title(o)));
-            for r in &o.risks {
+            let _ = writeln!(out, "  {}", paint(code, &header(o)));
+            for r in risks_by_severity(o) {
                 let _ = writeln!(
                     out,
                     "    ! {} {}: {}",
