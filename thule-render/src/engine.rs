@@ -349,8 +349,10 @@ pub struct RenderEngine<T> {
     // Versions are asked once per engine and remembered only when the question succeeds, so
     // a transient failure (a timeout on a loaded machine) is retried by the next render. The
     // lock is held while asking, so parallel renders never ask twice.
-    helm_version: Mutex<Option<String>>,
-    kustomize_version: Mutex<Option<String>>,
+    // Shared (`Arc`) with engines made by [`RenderEngine::for_checkout`]: versions belong to
+    // the toolchain, not to a checkout.
+    helm_version: Arc<Mutex<Option<String>>>,
+    kustomize_version: Arc<Mutex<Option<String>>>,
 }
 
 impl<T: ToolRunner> RenderEngine<T> {
@@ -360,8 +362,28 @@ impl<T: ToolRunner> RenderEngine<T> {
             runner,
             options,
             cache: Some(Arc::new(MemoryCache::default())),
-            helm_version: Mutex::new(None),
-            kustomize_version: Mutex::new(None),
+            helm_version: Arc::new(Mutex::new(None)),
+            kustomize_version: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// An engine for another checkout of the same repository (a merge request's base beside
+    /// its head) with the same tools and options: it shares this engine's remembered tool
+    /// versions, so they are asked once, and its cache, so a project whose inputs are
+    /// byte-identical in both checkouts renders once.
+    #[must_use]
+    pub fn for_checkout(&self, repo_root: impl Into<PathBuf>) -> Self
+    where
+        T: Clone,
+    {
+        let mut options = self.options.clone();
+        options.repo_root = repo_root.into();
+        Self {
+            runner: self.runner.clone(),
+            options,
+            cache: self.cache.clone(),
+            helm_version: Arc::clone(&self.helm_version),
+            kustomize_version: Arc::clone(&self.kustomize_version),
         }
     }
 
@@ -649,6 +671,36 @@ mod tests {
         assert_eq!(engine.helm_version().unwrap(), "v9");
         assert_eq!(engine.helm_version().unwrap(), "v9");
         assert_eq!(engine.runner().0.load(Ordering::SeqCst), 2);
+    }
+
+    /// Counts runs across clones (engines made by `for_checkout` clone the runner).
+    #[derive(Clone)]
+    struct SharedCount(Arc<AtomicUsize>);
+
+    impl ToolRunner for SharedCount {
+        fn run(&self, _invocation: &ToolInvocation) -> Result<ToolOutput, ToolError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(ToolOutput {
+                stdout: b"v9\n".to_vec(),
+                stderr: Vec::new(),
+                duration: Duration::ZERO,
+            })
+        }
+    }
+
+    #[test]
+    fn an_engine_for_another_checkout_shares_tool_versions() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let head = RenderEngine::new(SharedCount(Arc::clone(&runs)), RenderOptions::new("head"));
+        let base = head.for_checkout("base");
+        assert_eq!(base.options().repo_root, std::path::PathBuf::from("base"));
+        assert_eq!(head.helm_version().unwrap(), "v9");
+        assert_eq!(base.helm_version().unwrap(), "v9");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "the version was asked once for both"
+        );
     }
 
     #[test]

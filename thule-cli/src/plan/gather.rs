@@ -209,39 +209,53 @@ pub async fn gather(request: &PlanRequest) -> anyhow::Result<Gathered> {
     planned.sort_by(|a, b| a.0.name.cmp(&b.0.name));
 
     progress.say(&format!("rendering {} project(s)", planned.len()));
-    let head_engine = RenderEngine::new(
-        ProcessRunner::new(),
-        RenderOptions::new(&request.repo)
-            .toolchain(request.toolchain.clone())
-            .jobs(request.jobs),
-    );
     let head_configs: Vec<ProjectConfig> = planned
         .iter()
         .filter(|(c, ..)| head_tree_has(&head_tree, c))
         .map(|(c, ..)| c.clone())
         .collect();
-    let head_renders = head_engine.render_all(&head_configs);
-    let mut head_by_name: BTreeMap<String, RenderSide> = head_configs
-        .iter()
-        .zip(head_renders)
-        .map(|(c, r)| (c.name.clone(), side(&r.outcome, c)))
-        .collect();
-
-    let mut base_by_name: BTreeMap<String, RenderSide> = BTreeMap::new();
-    if let (Some(dir), Some(_)) = (&request.base, &base_tree) {
-        let base_engine = RenderEngine::new(
-            ProcessRunner::new(),
-            RenderOptions::new(dir)
-                .toolchain(request.toolchain.clone())
-                .jobs(request.jobs),
-        );
-        let base_configs: Vec<ProjectConfig> =
-            planned.iter().filter_map(|(_, _, b)| b.clone()).collect();
-        let renders = base_engine.render_all(&base_configs);
-        for (c, r) in base_configs.iter().zip(renders) {
-            base_by_name.insert(c.name.clone(), side(&r.outcome, c));
-        }
-    }
+    let base_configs: Vec<ProjectConfig> = match &base_tree {
+        Some(_) => planned.iter().filter_map(|(_, _, b)| b.clone()).collect(),
+        None => Vec::new(),
+    };
+    // Both sides render at once, sharing the job budget (bounded by cores overall), so the
+    // tools' version queries and the tail of one side overlap with the other.
+    let both = request.base.is_some() && !base_configs.is_empty();
+    let side_jobs = if both {
+        request.jobs.div_ceil(2).max(1)
+    } else {
+        request.jobs
+    };
+    let head_engine = RenderEngine::new(
+        ProcessRunner::new(),
+        RenderOptions::new(&request.repo)
+            .toolchain(request.toolchain.clone())
+            .jobs(side_jobs),
+    );
+    // The base engine shares tool versions and the content-hash cache with the head's.
+    let base_engine = request
+        .base
+        .as_deref()
+        .map(|dir| head_engine.for_checkout(dir));
+    let render_side = |engine: &RenderEngine<ProcessRunner>, configs: &[ProjectConfig]| {
+        let renders = engine.render_all(configs);
+        configs
+            .iter()
+            .zip(renders)
+            .map(|(c, r)| (c.name.clone(), side(&r.outcome, c)))
+            .collect::<BTreeMap<String, RenderSide>>()
+    };
+    let (mut head_by_name, mut base_by_name) = std::thread::scope(|scope| {
+        let base = base_engine
+            .as_ref()
+            .filter(|_| both)
+            .map(|engine| scope.spawn(|| render_side(engine, &base_configs)));
+        let head = render_side(&head_engine, &head_configs);
+        let base = base
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        (head, base)
+    });
     progress.say("rendered");
 
     let mut projects = Vec::new();
