@@ -172,6 +172,64 @@ fn md_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// One object as a collapsible Markdown block, balanced on its own (so a long comment can be
+/// split between blocks): title with action and risk ids, risks most severe first, notes, the
+/// keyed changes of the MR, the drift it reverts folded apart, and the YAML diff folded.
+pub fn markdown_object(o: &ObjectPlan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<details><summary><code>{}</code></summary>\n",
+        md_escape(&header(o))
+    );
+    for r in risks_by_severity(o) {
+        let _ = writeln!(
+            out,
+            "- **{}** {}: {}",
+            severity_name(r.severity),
+            r.id,
+            md_escape(&r.message)
+        );
+    }
+    for n in &o.notes {
+        let _ = writeln!(out, "- {}", md_escape(n));
+    }
+    let (mr, drift): (Vec<&Change>, Vec<&Change>) = o
+        .changes
+        .iter()
+        .partition(|c| c.origin != ChangeOrigin::Drift);
+    if o.action == Action::Create {
+        let _ = writeln!(out, "- new object, {} field(s)", o.changes.len());
+    } else if !mr.is_empty() {
+        out.push_str("\n```diff\n");
+        for c in &mr {
+            let _ = writeln!(out, "{}", change_line(c));
+        }
+        out.push_str("```\n");
+    }
+    if !drift.is_empty() && o.action != Action::Create {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>also reverts drift ({} field(s) changed in the cluster, not by this MR)</summary>\n\n```diff",
+            drift.len()
+        );
+        for c in &drift {
+            let _ = writeln!(out, "{}", change_line(c));
+        }
+        out.push_str("```\n</details>\n");
+    }
+    if !o.text_diff.is_empty() {
+        out.push_str("\n<details><summary>YAML diff</summary>\n\n```diff\n");
+        out.push_str(&o.text_diff.replace("```", "'''"));
+        if !o.text_diff.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str("```\n</details>\n");
+    }
+    out.push_str("\n</details>\n");
+    out
+}
+
 /// The plan as Markdown (a merge request comment body).
 pub fn to_markdown(plan: &Plan) -> String {
     let mut out = String::new();
@@ -200,54 +258,7 @@ pub fn to_markdown(plan: &Plan) -> String {
         }
         let _ = writeln!(out, "\n#### {title} ({})\n", objs.len());
         for o in objs {
-            let _ = writeln!(
-                out,
-                "<details><summary><code>{}</code></summary>\n",
-                md_escape(&header(o))
-            );
-            for r in risks_by_severity(o) {
-                let _ = writeln!(
-                    out,
-                    "- **{}** {}: {}",
-                    severity_name(r.severity),
-                    r.id,
-                    md_escape(&r.message)
-                );
-            }
-            for n in &o.notes {
-                let _ = writeln!(out, "- {}", md_escape(n));
-            }
-            if !o.changes.is_empty() && o.action != Action::Create {
-                let (shown, drift): (Vec<&Change>, Vec<&Change>) = o
-                    .changes
-                    .iter()
-                    .partition(|c| c.origin != ChangeOrigin::Drift);
-                out.push_str("\n```diff\n");
-                for c in shown {
-                    let _ = writeln!(out, "{}", change_line(c));
-                }
-                out.push_str("```\n");
-                if !drift.is_empty() {
-                    let _ = writeln!(
-                        out,
-                        "\n<details><summary>also reverts drift ({} fields)</summary>\n\n```diff",
-                        drift.len()
-                    );
-                    for c in drift {
-                        let _ = writeln!(out, "{}", change_line(c));
-                    }
-                    out.push_str("```\n</details>\n");
-                }
-            }
-            if !o.text_diff.is_empty() {
-                let _ = writeln!(out, "\n<details><summary>YAML diff</summary>\n\n```diff");
-                out.push_str(&o.text_diff.replace("```", "'''"));
-                if !o.text_diff.ends_with('\n') {
-                    out.push('\n');
-                }
-                out.push_str("```\n</details>\n");
-            }
-            out.push_str("\n</details>\n");
+            out.push_str(&markdown_object(o));
         }
     }
     plan.scrub(&out)

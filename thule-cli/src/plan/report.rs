@@ -15,10 +15,9 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use serde_json::{Value, json};
-use thule_diff::render::{change_line, header, risks_by_severity, severity_name};
+use thule_diff::render::{change_line, header, markdown_object, risks_by_severity, severity_name};
 use thule_diff::{
-    Action, Change, ChangeOrigin, DiffInput, DiffOptions, ObjectKey, ObjectPlan, Op, Plan,
-    RiskContext, Severity, Summary,
+    Action, DiffInput, DiffOptions, ObjectKey, ObjectPlan, Op, Plan, RiskContext, Severity, Summary,
 };
 
 use super::gather::{Gathered, LiveState, PlanRequest, RenderSide, cluster_label, dir_label};
@@ -309,62 +308,6 @@ fn md(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// One resource as a collapsible markdown block (balanced on its own).
-fn object_block(o: &ObjectPlan) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "<details><summary><code>{}</code></summary>\n",
-        md(&header(o))
-    );
-    for r in risks_by_severity(o) {
-        let _ = writeln!(
-            out,
-            "- **{}** {}: {}",
-            severity_name(r.severity),
-            r.id,
-            md(&r.message)
-        );
-    }
-    for n in &o.notes {
-        let _ = writeln!(out, "- {}", md(n));
-    }
-    let (mr, drift): (Vec<&Change>, Vec<&Change>) = o
-        .changes
-        .iter()
-        .partition(|c| c.origin != ChangeOrigin::Drift);
-    if o.action == Action::Create {
-        let _ = writeln!(out, "- new object, {} field(s)", o.changes.len());
-    } else if !mr.is_empty() {
-        out.push_str("\n```diff\n");
-        for c in &mr {
-            let _ = writeln!(out, "{}", change_line(c));
-        }
-        out.push_str("```\n");
-    }
-    if !drift.is_empty() && o.action != Action::Create {
-        let _ = writeln!(
-            out,
-            "\n<details><summary>also reverts drift ({} field(s) changed in the cluster, not by this MR)</summary>\n\n```diff",
-            drift.len()
-        );
-        for c in &drift {
-            let _ = writeln!(out, "{}", change_line(c));
-        }
-        out.push_str("```\n</details>\n");
-    }
-    if !o.text_diff.is_empty() {
-        out.push_str("\n<details><summary>YAML diff</summary>\n\n```diff\n");
-        out.push_str(&o.text_diff.replace("```", "'''"));
-        if !o.text_diff.ends_with('\n') {
-            out.push('\n');
-        }
-        out.push_str("```\n</details>\n");
-    }
-    out.push_str("\n</details>\n");
-    out
-}
-
 fn counts(s: Summary) -> String {
     format!(
         "{} create, {} patch, {} delete, {} replace, {} no-op",
@@ -522,7 +465,7 @@ pub fn markdown_blocks(plan: &MrPlan) -> Vec<String> {
             let mut objects: Vec<&ObjectPlan> = d.objects.iter().collect();
             objects.sort_by_key(|o| rank(o.action));
             for o in objects {
-                blocks.push(object_block(o));
+                blocks.push(markdown_object(o));
             }
         }
     }
