@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use thule_core::config::{ConfigLayers, MrOverride, parse_repo_file};
-use thule_core::discovery::{ChangedFile, discover, load_projects};
+use thule_core::config::ConfigLayers;
+use thule_core::discovery::{discover, load_projects};
 use thule_core::repo::{DiskTree, slash};
 
 /// Check every thule.yaml and .thule/config.yaml of a repository, and show which projects a
@@ -27,32 +27,18 @@ pub struct ValidateArgs {
     /// projects are listed.
     #[arg(long = "changed", value_name = "PATH")]
     pub changed: Vec<String>,
-    /// Org/server defaults file (same shape as .thule/config.yaml).
-    #[arg(long, value_name = "FILE")]
-    pub org_config: Option<PathBuf>,
-    /// MR override `key=value` (repeatable), checked against the repo's allow-list.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
+    /// Org defaults and MR overrides.
+    #[command(flatten)]
+    pub config: super::ConfigArgs,
 }
 
 /// Run `thule validate`.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let tree = DiskTree::open(&args.repo)
         .with_context(|| format!("cannot read repository {}", args.repo.display()))?;
-    let org = match &args.org_config {
-        Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Some(parse_repo_file(&bytes, &path.display().to_string())?)
-        }
-        None => None,
-    };
+    let org = args.config.org()?;
     let layers = ConfigLayers::load(&tree, org)?;
-    let overrides = args
-        .overrides
-        .iter()
-        .map(|o| MrOverride::parse(o, &format!("--set {o}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let overrides = args.config.mr_overrides()?;
     let mut out = String::new();
     if args.changed.is_empty() {
         let projects = load_projects(&tree, &layers, &overrides)?;
@@ -72,14 +58,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     } else {
-        let changed: Vec<ChangedFile> = args
-            .changed
-            .iter()
-            .map(|c| match c.split_once(':') {
-                Some((from, to)) => ChangedFile::renamed(from, to),
-                None => ChangedFile::new(c),
-            })
-            .collect();
+        let changed = super::parse_changed(&args.changed);
         let d = discover(&tree, &layers, &changed, &overrides)?;
         writeln!(out, "{} project(s) to plan:", d.projects.len())?;
         for p in &d.projects {

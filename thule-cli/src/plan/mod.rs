@@ -15,8 +15,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use thule_core::config::{MrOverride, parse_repo_file};
-use thule_core::discovery::ChangedFile;
 use thule_core::repo::DiskTree;
 use thule_render::Toolchain;
 
@@ -90,12 +88,9 @@ pub struct PlanArgs {
     /// Exit 1/0 (not 2) when some projects failed but the others were planned.
     #[arg(long)]
     pub allow_partial: bool,
-    /// Org/server defaults file (same shape as .thule/config.yaml).
-    #[arg(long, value_name = "FILE")]
-    pub org_config: Option<PathBuf>,
-    /// MR override KEY=VALUE (repeatable), checked against the repo's allow-list.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
+    /// Org defaults and MR overrides.
+    #[command(flatten)]
+    pub config: crate::cmd::ConfigArgs,
     /// Directory with the helm and kubectl binaries (default: $THULE_TOOLS_DIR, then
     /// ./.tools/bin if present, then PATH).
     #[arg(long, value_name = "DIR")]
@@ -167,30 +162,10 @@ fn live_source(args: &PlanArgs) -> anyhow::Result<LiveSource> {
     Ok(LiveSource::None)
 }
 
-fn parse_changed(list: &[String]) -> Vec<ChangedFile> {
-    list.iter()
-        .map(|c| match c.split_once(':') {
-            Some((from, to)) => ChangedFile::renamed(from, to),
-            None => ChangedFile::new(c),
-        })
-        .collect()
-}
-
 /// Run `thule plan`.
 pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
-    let org = match &args.org_config {
-        Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Some(parse_repo_file(&bytes, &path.display().to_string())?)
-        }
-        None => None,
-    };
-    let overrides = args
-        .overrides
-        .iter()
-        .map(|o| MrOverride::parse(o, &format!("--set {o}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let org = args.config.org()?;
+    let overrides = args.config.mr_overrides()?;
 
     // Base and head checkouts. Git revisions are written to temporary directories, which
     // live until the plan is printed.
@@ -206,7 +181,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         let changed = if args.changed.is_empty() {
             crate::git::changed_files(&args.repo, &base_sha, &head_sha)?
         } else {
-            parse_changed(&args.changed)
+            crate::cmd::parse_changed(&args.changed)
         };
         let dirs = (head_dir.path().to_path_buf(), base_dir.path().to_path_buf());
         _keep.push(head_dir);
@@ -226,7 +201,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read --repo {}", args.repo.display()))?;
             crate::git::changed_between(&base_tree, &head_tree)?
         } else {
-            parse_changed(&args.changed)
+            crate::cmd::parse_changed(&args.changed)
         };
         (
             args.repo.clone(),
@@ -239,7 +214,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         (
             args.repo.clone(),
             None,
-            parse_changed(&args.changed),
+            crate::cmd::parse_changed(&args.changed),
             None,
             None,
         )
