@@ -220,6 +220,10 @@ pub fn load_projects(
         projects.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(projects)
     } else {
+        // An error that is not about one project (a refused MR override) comes back from every
+        // project; say it once.
+        let mut seen = std::collections::BTreeSet::new();
+        errors.retain(|e| seen.insert(e.to_string()));
         Err(DiscoveryError::Config(errors))
     }
 }

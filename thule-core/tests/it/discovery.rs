@@ -248,3 +248,22 @@ proptest! {
         prop_assert_eq!(run(&changed), run(&shuffled));
     }
 }
+
+#[test]
+fn a_refused_override_is_reported_once_not_per_project() {
+    let tree = fixture();
+    let layers = ConfigLayers::load(&tree, None).unwrap();
+    let o = [
+        thule_core::config::MrOverride::parse("render.mode=yaml", "--set render.mode=yaml")
+            .unwrap(),
+    ];
+    let Err(DiscoveryError::Config(errors)) = discover(&tree, &layers, &[], &o) else {
+        panic!("expected the override to be refused");
+    };
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]
+            .to_string()
+            .contains("MR override `render.mode` refused")
+    );
+}
