@@ -70,10 +70,6 @@ fn assert_noop(plan: &thule_diff::Plan) {
     );
 }
 
-fn resources(req: Value) -> Value {
-    json!([{"name": "web", "image": "app:1.2", "resources": req}])
-}
-
 #[test]
 fn case_01_defaults_and_owner_labels_are_noop() {
     let mut opts = fk();
@@ -134,11 +130,6 @@ fn case_05_memory_change_is_patch() {
     );
     assert_eq!(o.changes[0].before, Some(json!("1Gi")));
     assert_eq!(o.changes[0].after, Some(json!("2Gi")));
-}
-
-fn service(ports: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
-        "spec": {"selector": {"app": "web"}, "ports": ports}})
 }
 
 fn live_service(ports: Value) -> Value {
@@ -443,12 +434,6 @@ fn case_24_ssa_releases_hpa_owned_replicas() {
     );
 }
 
-fn last_applied(mut live: Value, applied: &Value) -> Value {
-    live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
-        json!(serde_json::to_string(applied).expect("json"));
-    live
-}
-
 #[test]
 fn case_25_csa_removal_deletes_replicas() {
     let applied = deployment(web("app:1"));
@@ -486,14 +471,6 @@ fn case_26_hpa_drift_is_tagged_drift() {
     assert_eq!(paths(o), vec![("spec.replicas".into(), "replace")]);
     assert_eq!(o.changes[0].origin, ChangeOrigin::Drift);
     assert_eq!(o.origin, ChangeOrigin::Drift);
-}
-
-fn env_deploy(names: &[&str]) -> Value {
-    let env: Vec<Value> = names
-        .iter()
-        .map(|n| json!({"name": n, "value": "1"}))
-        .collect();
-    deployment(json!([{"name": "web", "image": "app:1", "env": env}]))
 }
 
 #[test]

@@ -271,3 +271,30 @@ pub fn all_outputs(plan: &Plan) -> String {
     s.push_str(&thule_diff::render::to_text(plan));
     s
 }
+
+/// A test fixture builder shared by the spec and risk cases.
+pub fn env_deploy(names: &[&str]) -> Value {
+    let env: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"name": n, "value": "1"}))
+        .collect();
+    deployment(json!([{"name": "web", "image": "app:1", "env": env}]))
+}
+
+/// A test fixture builder shared by the spec and risk cases.
+pub fn last_applied(mut live: Value, applied: &Value) -> Value {
+    live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
+        json!(serde_json::to_string(applied).expect("json"));
+    live
+}
+
+/// A test fixture builder shared by the spec and risk cases.
+pub fn resources(req: Value) -> Value {
+    json!([{"name": "web", "image": "app:1.2", "resources": req}])
+}
+
+/// A test fixture builder shared by the spec and risk cases.
+pub fn service(ports: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"selector": {"app": "web"}, "ports": ports}})
+}

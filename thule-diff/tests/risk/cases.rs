@@ -49,10 +49,6 @@ fn fk_against(live_desired: &Value, desired: Value) -> thule_diff::Plan {
     )
 }
 
-fn resources(req: Value) -> Value {
-    json!([{"name": "web", "image": "app:1.2", "resources": req}])
-}
-
 #[test]
 fn case_05_memory_request_change_rolls() {
     let live = deployment(resources(json!({"requests": {"memory": "1Gi"}})));
@@ -241,11 +237,6 @@ fn case_22_forced_storage_class_change_replaces_the_claim() {
     assert_eq!(only(&plan).action, Action::Replace);
 }
 
-fn service(ports: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
-        "spec": {"selector": {"app": "web"}, "ports": ports}})
-}
-
 fn live_service(ports: Value) -> Value {
     let mut s = service(ports);
     s["spec"]["clusterIP"] = json!("10.0.0.9");
@@ -303,12 +294,6 @@ fn case_24_released_replicas_is_not_a_scale_down() {
     );
 }
 
-fn last_applied(mut live: Value, applied: &Value) -> Value {
-    live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
-        json!(serde_json::to_string(applied).expect("json"));
-    live
-}
-
 #[test]
 fn case_25_csa_removed_replicas_scales_down() {
     let applied = deployment(web("app:1"));
@@ -357,14 +342,6 @@ fn case_26_hpa_conflict_and_scale_down() {
             .iter()
             .any(|r| r.id == "SCALE_DOWN" && r.message.contains("7 → 2"))
     );
-}
-
-fn env_deploy(names: &[&str]) -> Value {
-    let env: Vec<Value> = names
-        .iter()
-        .map(|n| json!({"name": n, "value": "1"}))
-        .collect();
-    deployment(json!([{"name": "web", "image": "app:1", "env": env}]))
 }
 
 #[test]
