@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::plan::{Action, Change, ChangeOrigin, ObjectPlan, Plan};
+use crate::plan::{Action, Change, ChangeOrigin, ObjectPlan, Op, Plan};
 
 /// The plan as pretty JSON with a final newline.
 pub fn to_json(plan: &Plan) -> String {
@@ -52,9 +52,9 @@ pub fn change_line(c: &Change) -> String {
     let mut line = format!("{} {}", c.op.sigil(), c.path);
     if c.sensitive {
         let what = match c.op {
-            crate::plan::Op::Add => "added",
-            crate::plan::Op::Remove => "removed",
-            crate::plan::Op::Replace => "changed",
+            Op::Add => "added",
+            Op::Remove => "removed",
+            Op::Replace => "changed",
         };
         let _ = write!(line, "  ({what}, value hidden)");
     } else {
@@ -133,35 +133,67 @@ fn summary_line(plan: &Plan) -> String {
     )
 }
 
+/// What a line of the terminal view is, so a caller can colour it (or not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextStyle {
+    /// An object's title line, by action.
+    Title(Action),
+    /// A change line, by operation.
+    Change(Op),
+    /// Anything else (source, risks, notes).
+    Plain,
+}
+
+/// One object for a terminal: its title at `indent`, then source, risks (most severe first),
+/// notes and changes two spaces deeper. `paint` styles each line (the identity for plain
+/// text, ANSI colours for a terminal).
+pub fn text_object(
+    o: &ObjectPlan,
+    indent: &str,
+    paint: &dyn Fn(TextStyle, &str) -> String,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{indent}{}",
+        paint(TextStyle::Title(o.action), &header(o))
+    );
+    if let Some(src) = &o.source {
+        let _ = writeln!(out, "{indent}  source: {src}");
+    }
+    for r in risks_by_severity(o) {
+        let _ = writeln!(
+            out,
+            "{indent}  ! {} {}: {}",
+            severity_name(r.severity),
+            r.id,
+            r.message
+        );
+    }
+    for n in &o.notes {
+        let _ = writeln!(out, "{indent}  note: {n}");
+    }
+    if o.action == Action::Create {
+        let _ = writeln!(out, "{indent}  ({} fields)", o.changes.len());
+    } else {
+        for c in &o.changes {
+            let _ = writeln!(
+                out,
+                "{indent}  {}",
+                paint(TextStyle::Change(c.op), &change_line(c))
+            );
+        }
+    }
+    out
+}
+
 /// The plan as plain text (terminal output).
 pub fn to_text(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Plan: {}", summary_line(plan));
     for o in &plan.objects {
         out.push('\n');
-        let _ = writeln!(out, "{}", header(o));
-        if let Some(src) = &o.source {
-            let _ = writeln!(out, "  source: {src}");
-        }
-        for r in risks_by_severity(o) {
-            let _ = writeln!(
-                out,
-                "  ! {} {}: {}",
-                severity_name(r.severity),
-                r.id,
-                r.message
-            );
-        }
-        for n in &o.notes {
-            let _ = writeln!(out, "  note: {n}");
-        }
-        if o.action != Action::Create {
-            for c in &o.changes {
-                let _ = writeln!(out, "  {}", change_line(c));
-            }
-        } else {
-            let _ = writeln!(out, "  ({} fields)", o.changes.len());
-        }
+        out.push_str(&text_object(o, "", &|_, line| line.to_owned()));
     }
     plan.scrub(&out)
 }

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use serde_json::{Value, json};
-use thule_diff::render::{change_line, header, markdown_object, risks_by_severity, severity_name};
+use thule_diff::render::{TextStyle, markdown_object, severity_name, text_object};
 use thule_diff::{
     Action, DiffInput, DiffOptions, ObjectKey, ObjectPlan, Op, Plan, RiskContext, Severity, Summary,
 };
@@ -557,36 +557,17 @@ pub fn text(plan: &MrPlan, colour: bool) -> String {
             let _ = writeln!(out, "  note: {n}");
         }
         for o in p.plan.iter().flat_map(|d| d.objects.iter()) {
-            let code = match o.action {
-                Action::Create => "32",
-                Action::Delete | Action::Replace => "31",
-                Action::Patch => "33",
-                Action::Noop => "2",
-            };
-            let _ = writeln!(out, "  {}", paint(code, &header(o)));
-            for r in risks_by_severity(o) {
-                let _ = writeln!(
-                    out,
-                    "    ! {} {}: {}",
-                    severity_name(r.severity),
-                    r.id,
-                    r.message
-                );
-            }
-            for n in &o.notes {
-                let _ = writeln!(out, "    note: {n}");
-            }
-            if o.action != Action::Create {
-                for c in &o.changes {
-                    let line = change_line(c);
-                    let code = match c.op {
-                        Op::Add => "32",
-                        Op::Remove => "31",
-                        Op::Replace => "33",
-                    };
-                    let _ = writeln!(out, "    {}", paint(code, &line));
-                }
-            }
+            out.push_str(&text_object(o, "  ", &|style, line| {
+                let code = match style {
+                    TextStyle::Title(Action::Create) | TextStyle::Change(Op::Add) => "32",
+                    TextStyle::Title(Action::Delete | Action::Replace)
+                    | TextStyle::Change(Op::Remove) => "31",
+                    TextStyle::Title(Action::Patch) | TextStyle::Change(Op::Replace) => "33",
+                    TextStyle::Title(Action::Noop) => "2",
+                    TextStyle::Plain => return line.to_owned(),
+                };
+                paint(code, line)
+            }));
         }
     }
     if !plan.unmatched.is_empty() {
