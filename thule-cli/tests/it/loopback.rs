@@ -7,7 +7,7 @@ use thule_core::object::flatten_lists;
 use thule_core::yaml::{ParseOptions, parse_stream};
 
 use crate::kube_server::{Auth, TOKEN, TestServer};
-use crate::support::{digest, root, stdout, thule};
+use crate::support::{EXAMPLE_PLAN, args_with, digest, root, stdout, thule};
 
 fn snapshot_objects() -> Vec<Value> {
     let mut objects = Vec::new();
@@ -43,25 +43,19 @@ fn the_example_plans_the_same_through_a_loopback_api_server_and_only_gets() {
         ))
         .unwrap();
     let kubeconfig = server.kubeconfig.to_string_lossy().into_owned();
-    let base = [
-        "plan",
-        "--repo",
-        "examples/gitops",
-        "--base-path",
-        "examples/gitops-base",
-        "--format",
-        "json",
-    ];
+    let base = args_with(EXAMPLE_PLAN, &["--format", "json"]);
 
-    let mut live_args = base.to_vec();
-    live_args.extend([
-        "--kubeconfig",
-        &kubeconfig,
-        "--context",
-        "prod=loopback",
-        "--context",
-        "ops=loopback",
-    ]);
+    let live_args = args_with(
+        &base,
+        &[
+            "--kubeconfig",
+            &kubeconfig,
+            "--context",
+            "prod=loopback",
+            "--context",
+            "ops=loopback",
+        ],
+    );
     let through_server = thule(&live_args);
     assert_eq!(
         through_server.status.code(),
@@ -70,8 +64,7 @@ fn the_example_plans_the_same_through_a_loopback_api_server_and_only_gets() {
         String::from_utf8_lossy(&through_server.stderr)
     );
 
-    let mut snapshot_args = base.to_vec();
-    snapshot_args.extend(["--live", "examples/snapshots"]);
+    let snapshot_args = args_with(&base, &["--live", "examples/snapshots"]);
     let through_snapshot = thule(&snapshot_args);
 
     let a: Value = serde_json::from_str(&stdout(&through_server)).unwrap();

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::support::{copy_tree, digest, git, root, stdout, thule};
+use crate::support::{EXAMPLE_PLAN, args_with, copy_tree, digest, git, root, stdout, thule};
 
 /// The README's first command, exactly.
 const QUICKSTART: &[&str] = &[
@@ -14,7 +14,6 @@ const QUICKSTART: &[&str] = &[
     "--live",
     "examples/snapshots",
 ];
-
 fn with_format<'a>(base: &[&'a str], format: &'a str) -> Vec<&'a str> {
     let mut v = base.to_vec();
     v.extend(["--format", format]);
@@ -193,27 +192,13 @@ fn secret_values_never_appear_in_any_format() {
 
 #[test]
 fn without_live_state_the_plan_is_intent_only_and_says_so() {
-    let out = thule(&[
-        "plan",
-        "--repo",
-        "examples/gitops",
-        "--base-path",
-        "examples/gitops-base",
-    ]);
+    let out = thule(EXAMPLE_PLAN);
     let text = stdout(&out);
     assert!(text.contains("**Intent-only**"), "{text}");
     assert!(text.contains("planned (intent-only)"));
     // Intent-only: no drift can be known.
     assert!(!text.contains("(drift)"));
-    let plan = json_of(&thule(&[
-        "plan",
-        "--repo",
-        "examples/gitops",
-        "--base-path",
-        "examples/gitops-base",
-        "--format",
-        "json",
-    ]));
+    let plan = json_of(&thule(&args_with(EXAMPLE_PLAN, &["--format", "json"])));
     assert!(
         plan["projects"]
             .as_array()

@@ -6,6 +6,22 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// `thule plan` of the bundled example, head against base, with no live source yet.
+pub const EXAMPLE_PLAN: &[&str] = &[
+    "plan",
+    "--repo",
+    "examples/gitops",
+    "--base-path",
+    "examples/gitops-base",
+];
+
+/// `args` followed by `more`.
+pub fn args_with<'a>(args: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend_from_slice(more);
+    v
+}
+
 /// The workspace root (where the README's commands run).
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
