@@ -1,5 +1,6 @@
-//! YAML splitting and parsing: never panics; whatever parses prints canonically and reads
-//! back to the same value.
+//! YAML splitting and parsing: never panics; the fast reader for rendered YAML answers
+//! exactly as the general parser (value or error); whatever parses prints canonically and
+//! reads back to the same value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,7 +15,14 @@ fuzz_target!(|data: &[u8]| {
     let docs = split_documents(text, "fuzz.yaml");
     assert_eq!(docs.iter().map(|d| d.text).collect::<String>(), text);
     let _ = parse_documents(&docs);
-    let Ok(parsed) = parse_str(text, "fuzz.yaml", &ParseOptions::default()) else {
+    let parsed = parse_str(text, "fuzz.yaml", &ParseOptions::default());
+    let general = parse_str(
+        text,
+        "fuzz.yaml",
+        &ParseOptions::default().general_parser_only(),
+    );
+    assert_eq!(parsed, general, "fast reader and general parser differ");
+    let Ok(parsed) = parsed else {
         return;
     };
     for doc in parsed {

@@ -72,21 +72,46 @@ pub fn split_documents<'a>(text: &'a str, file: &'a str) -> Vec<RawDoc<'a>> {
     docs
 }
 
-static SECRET_KINDS: LazyLock<[memchr::memmem::Finder<'static>; 3]> = LazyLock::new(|| {
-    [
-        memchr::memmem::Finder::new("kind: Secret"),
-        memchr::memmem::Finder::new("kind: \"Secret\""),
-        memchr::memmem::Finder::new("kind: 'Secret'"),
-    ]
-});
-
 static MARKER: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new("\n---"));
 
+static SECRET: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new("Secret"));
+
+/// Whether a document may be a Secret: some `Secret` in it is the value of a `kind` key, in
+/// block (`kind: Secret`), quoted (`kind: "Secret"`), flow or JSON (`"kind": "Secret"`) form.
+/// One pass over the text; a false positive only costs a parse.
 fn may_hold_secret(text: &str) -> bool {
-    SECRET_KINDS
-        .iter()
-        .any(|f| f.find(text.as_bytes()).is_some())
+    let b = text.as_bytes();
+    SECRET.find_iter(b).any(|at| {
+        let after = b.get(at + 6).copied();
+        let ends = matches!(
+            after,
+            None | Some(b'"' | b'\'' | b' ' | b'\n' | b'\r' | b'\t' | b',' | b'}' | b'#')
+        );
+        ends && is_kind_value(&b[..at])
+    })
+}
+
+/// Whether `before` ends with `kind:` plus optional quotes and blanks, i.e. what follows is
+/// the value of a `kind` key.
+fn is_kind_value(before: &[u8]) -> bool {
+    let mut end = before.len();
+    let strip_quote = |end: &mut usize| {
+        if *end > 0 && matches!(before[*end - 1], b'"' | b'\'') {
+            *end -= 1;
+        }
+    };
+    strip_quote(&mut end);
+    while end > 0 && matches!(before[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    if end == 0 || before[end - 1] != b':' {
+        return false;
+    }
+    end -= 1;
+    strip_quote(&mut end);
+    before[..end].ends_with(b"kind")
 }
 
 /// A document's text as a hash key (see [`fast_hash`]); equality compares the whole text.
@@ -99,18 +124,27 @@ impl std::hash::Hash for DocText<'_> {
     }
 }
 
-/// A fast non-cryptographic hash of a whole document (FxHash-style over 8-byte words); the
-/// map's own hasher then only sees 8 bytes. Collisions are harmless: equality compares text.
+/// A fast non-cryptographic hash of a whole document: four independent FxHash-style lanes
+/// over 32-byte blocks (so the multiplies overlap), folded at the end; the map's own hasher
+/// then only sees 8 bytes. Collisions are harmless: equality compares the text.
 fn fast_hash(b: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = b.len() as u64;
-    let mut words = b.chunks_exact(8);
-    for w in &mut words {
+    let word = |w: &[u8]| {
         let mut a = [0u8; 8];
         a.copy_from_slice(w);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(a)).wrapping_mul(K);
+        u64::from_le_bytes(a)
+    };
+    let mut lanes = [b.len() as u64, K, K.rotate_left(17), K.rotate_left(31)];
+    let mut blocks = b.chunks_exact(32);
+    for block in &mut blocks {
+        for (lane, w) in lanes.iter_mut().zip(block.chunks_exact(8)) {
+            *lane = (lane.rotate_left(5) ^ word(w)).wrapping_mul(K);
+        }
     }
-    for &c in words.remainder() {
+    let mut h = lanes
+        .iter()
+        .fold(0u64, |h, &l| (h.rotate_left(5) ^ l).wrapping_mul(K));
+    for &c in blocks.remainder() {
         h = (h.rotate_left(5) ^ u64::from(c)).wrapping_mul(K);
     }
     h
@@ -221,5 +255,43 @@ mod tests {
         assert_eq!(n, 1);
         assert_eq!(ra.len(), 2);
         assert_eq!(rb.len(), 1);
+    }
+
+    #[test]
+    fn secrets_are_recognised_in_every_spelling_and_never_skipped() {
+        for doc in [
+            "kind: Secret\n",
+            "apiVersion: v1\nkind: 'Secret'\ndata: {}\n",
+            "{\"apiVersion\": \"v1\", \"kind\": \"Secret\"}",
+            "{apiVersion: v1, kind: Secret, data: {a: Yg==}}",
+            "kind:   Secret # comment\n",
+            "items:\n- kind: Secret\n",
+        ] {
+            assert!(may_hold_secret(doc), "{doc}");
+            let text = format!("---\n{doc}");
+            let (rb, rd, n) =
+                skip_identical(split_documents(&text, "b"), split_documents(&text, "d"));
+            assert_eq!((rb.len(), rd.len(), n), (1, 1, 0), "{doc}");
+        }
+        for doc in [
+            "kind: SecretStore\n",
+            "kind: ConfigMap\ndata:\n  note: see the Secret\n",
+            "kind: ExternalSecret\n",
+            "metadata:\n  name: Secret\n",
+        ] {
+            assert!(!may_hold_secret(doc), "{doc}");
+        }
+    }
+
+    #[test]
+    fn hash_sees_every_byte() {
+        let base: Vec<u8> = (0..200u8).collect();
+        let h = fast_hash(&base);
+        for i in 0..base.len() {
+            let mut b = base.clone();
+            b[i] ^= 1;
+            assert_ne!(fast_hash(&b), h, "byte {i}");
+        }
+        assert_ne!(fast_hash(&base[..199]), h);
     }
 }

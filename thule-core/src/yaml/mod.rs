@@ -28,6 +28,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 use serde_json::{Map, Number, Value};
 
+mod fast;
+
 /// A position in a source file, 1-based line and column (columns count characters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Position {
@@ -66,6 +68,10 @@ pub struct ParseOptions {
     pub record_positions: bool,
     /// The most nodes that alias expansion may add to one stream before parsing fails.
     pub max_alias_nodes: usize,
+    /// Try the fast reader for the block-style subset that renderers print first (on by
+    /// default; it answers exactly as the general parser or hands the text over to it).
+    /// Off forces the general parser, for differential tests.
+    pub fast_path: bool,
 }
 
 impl Default for ParseOptions {
@@ -73,6 +79,7 @@ impl Default for ParseOptions {
         Self {
             record_positions: false,
             max_alias_nodes: 100_000,
+            fast_path: true,
         }
     }
 }
@@ -82,6 +89,13 @@ impl ParseOptions {
     #[must_use]
     pub fn with_positions(mut self) -> Self {
         self.record_positions = true;
+        self
+    }
+
+    /// Always use the general parser (see [`ParseOptions::fast_path`]).
+    #[must_use]
+    pub fn general_parser_only(mut self) -> Self {
+        self.fast_path = false;
         self
     }
 }
@@ -170,6 +184,12 @@ pub fn parse_str(
     options: &ParseOptions,
 ) -> Result<Vec<Document>, YamlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if options.fast_path
+        && !options.record_positions
+        && let Some(docs) = fast::parse(text)
+    {
+        return Ok(docs);
+    }
     let mut builder = Builder::new(file, options);
     let mut parser = Parser::new_from_str(text);
     while let Some(next) = parser.next_event() {
