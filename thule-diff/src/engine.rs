@@ -1222,6 +1222,13 @@ fn mask_pair(
             let fs: Vec<&str> = fields.iter().map(String::as_str).collect();
             let lt = schema::list_type(kind, &fs);
             let other_items = other.and_then(Value::as_array);
+            // The other side's item keys, computed once per list rather than per item.
+            let other_keys: Vec<Option<String>> = match (lt, other_items) {
+                (ListType::Map(keys), Some(os)) => {
+                    os.iter().map(|o| crate::path::item_key(keys, o)).collect()
+                }
+                _ => Vec::new(),
+            };
             for (i, it) in items.iter_mut().enumerate() {
                 let seg = match lt {
                     ListType::Map(keys) => {
@@ -1237,9 +1244,10 @@ fn mask_pair(
                     },
                 };
                 let o = other_items.and_then(|os| match (&seg, lt) {
-                    (Seg::Key(_), ListType::Map(keys)) => {
-                        crate::path::find_item(os, &seg, keys).map(|j| &os[j])
-                    }
+                    (Seg::Key(k), ListType::Map(_)) => other_keys
+                        .iter()
+                        .position(|ok| ok.as_deref() == Some(k.as_str()))
+                        .map(|j| &os[j]),
                     _ => os.get(i),
                 });
                 path.push(seg);

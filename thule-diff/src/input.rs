@@ -114,19 +114,9 @@ fn is_kind_value(before: &[u8]) -> bool {
     before[..end].ends_with(b"kind")
 }
 
-/// A document's text as a hash key (see [`fast_hash`]); equality compares the whole text.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct DocText<'a>(&'a str);
-
-impl std::hash::Hash for DocText<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(fast_hash(self.0.as_bytes()));
-    }
-}
-
 /// A fast non-cryptographic hash of a whole document: four independent FxHash-style lanes
-/// over 32-byte blocks (so the multiplies overlap), folded at the end; the map's own hasher
-/// then only sees 8 bytes. Collisions are harmless: equality compares the text.
+/// over 32-byte blocks (so the multiplies overlap), folded at the end. Collisions are
+/// harmless: matching compares the text.
 fn fast_hash(b: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let word = |w: &[u8]| {
@@ -150,6 +140,42 @@ fn fast_hash(b: &[u8]) -> u64 {
     h
 }
 
+/// What matching identical documents needs to know of one document: a hash of its text, and
+/// whether it may be matched at all (not blank, not possibly a Secret).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DocDigest {
+    hash: u64,
+    matchable: bool,
+}
+
+/// Digest every document of one side.
+fn digest_documents(docs: &[RawDoc<'_>]) -> Vec<DocDigest> {
+    docs.iter()
+        .map(|d| DocDigest {
+            hash: fast_hash(d.text.as_bytes()),
+            matchable: !d.text.trim().is_empty() && !may_hold_secret(d.text),
+        })
+        .collect()
+}
+
+/// A hasher for keys that already are good hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 /// Drop documents whose exact text appears on both sides (as a multiset), returning the rest
 /// of each side and how many were matched. Secrets are never skipped, so their values always
 /// reach the redaction set.
@@ -157,19 +183,36 @@ pub fn skip_identical<'a>(
     base: Vec<RawDoc<'a>>,
     desired: Vec<RawDoc<'a>>,
 ) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, usize) {
-    // Base documents by text; each desired document takes one unmatched base twin.
-    let mut by_text: HashMap<DocText<'a>, Vec<usize>> = HashMap::with_capacity(base.len());
-    for (i, d) in base.iter().enumerate().rev() {
-        by_text.entry(DocText(d.text)).or_default().push(i);
+    let base_digests = digest_documents(&base);
+    let desired_digests = digest_documents(&desired);
+    skip_identical_digested(base, &base_digests, desired, &desired_digests)
+}
+
+/// [`skip_identical`] with each side's digests computed (one per document).
+fn skip_identical_digested<'a>(
+    base: Vec<RawDoc<'a>>,
+    base_digests: &[DocDigest],
+    desired: Vec<RawDoc<'a>>,
+    desired_digests: &[DocDigest],
+) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, usize) {
+    // Base documents by hash, lowest index last; each desired document takes the first
+    // unmatched base document with the same text.
+    let mut by_hash: HashMap<u64, Vec<usize>, std::hash::BuildHasherDefault<PassThrough>> =
+        HashMap::with_capacity_and_hasher(base.len(), std::hash::BuildHasherDefault::default());
+    for (i, g) in base_digests.iter().enumerate().rev() {
+        by_hash.entry(g.hash).or_default().push(i);
     }
     let mut base_skipped = vec![false; base.len()];
     let mut rest_desired = Vec::new();
     let mut skipped = 0;
-    for d in desired {
-        let twin = if d.text.trim().is_empty() || may_hold_secret(d.text) {
-            None
+    for (d, g) in desired.into_iter().zip(desired_digests) {
+        let twin = if g.matchable {
+            by_hash.get_mut(&g.hash).and_then(|bucket| {
+                let at = bucket.iter().rposition(|&i| base[i].text == d.text)?;
+                Some(bucket.remove(at))
+            })
         } else {
-            by_text.get_mut(&DocText(d.text)).and_then(Vec::pop)
+            None
         };
         match twin {
             Some(i) => {
@@ -293,5 +336,25 @@ mod tests {
             assert_ne!(fast_hash(&b), h, "byte {i}");
         }
         assert_ne!(fast_hash(&base[..199]), h);
+    }
+
+    #[test]
+    fn equal_hashes_with_different_texts_never_match() {
+        let base = split_documents("---\nx: 1\n---\ny: 2\n", "b");
+        let desired = split_documents("---\ny: 2\n---\nz: 3\n", "d");
+        let same = DocDigest {
+            hash: 7,
+            matchable: true,
+        };
+        let (rb, rd, n) = skip_identical_digested(base, &[same, same], desired, &[same, same]);
+        assert_eq!(n, 1);
+        assert_eq!(
+            rb.iter().map(|d| d.text).collect::<Vec<_>>(),
+            ["---\nx: 1\n"]
+        );
+        assert_eq!(
+            rd.iter().map(|d| d.text).collect::<Vec<_>>(),
+            ["---\nz: 3\n"]
+        );
     }
 }

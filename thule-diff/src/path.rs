@@ -63,15 +63,32 @@ pub fn canonical_number(n: &serde_json::Number) -> serde_json::Number {
 /// `None` when a key field is missing.
 pub fn item_key(keys: &[&str], item: &Value) -> Option<String> {
     let obj = item.as_object()?;
-    let mut m = Map::new();
+    let mut fields: Vec<(&str, &Value)> = Vec::with_capacity(keys.len());
     for k in keys {
         let v = obj.get(*k)?;
         if v.is_null() {
             return None;
         }
-        m.insert((*k).to_owned(), canonical_numbers(v));
+        fields.push((k, v));
     }
-    Some(serde_json::to_string(&Value::Object(m)).unwrap_or_default())
+    // The JSON object serde_json would print: keys sorted, numbers canonical. Written
+    // directly, as this runs for every item of every keyed list.
+    fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut out = Vec::with_capacity(32);
+    out.push(b'{');
+    for (i, (k, v)) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, k).ok()?;
+        out.push(b':');
+        match v {
+            Value::String(_) | Value::Bool(_) => serde_json::to_writer(&mut out, v).ok()?,
+            other => serde_json::to_writer(&mut out, &canonical_numbers(other)).ok()?,
+        }
+    }
+    out.push(b'}');
+    String::from_utf8(out).ok()
 }
 
 fn simple_ident(s: &str) -> bool {
@@ -322,5 +339,47 @@ mod tests {
         );
         assert!(parse("spec[name=web").is_err());
         assert!(parse("").is_err());
+    }
+
+    /// `item_key` as first written, through a `serde_json` map.
+    fn item_key_reference(keys: &[&str], item: &Value) -> Option<String> {
+        let obj = item.as_object()?;
+        let mut m = Map::new();
+        for k in keys {
+            let v = obj.get(*k)?;
+            if v.is_null() {
+                return None;
+            }
+            m.insert((*k).to_owned(), canonical_numbers(v));
+        }
+        Some(serde_json::to_string(&Value::Object(m)).unwrap_or_default())
+    }
+
+    #[test]
+    fn item_keys_print_as_sorted_json_objects() {
+        let items = [
+            json!({"name": "web", "x": 1}),
+            json!({"containerPort": 80, "protocol": "TCP"}),
+            json!({"protocol": "UDP", "containerPort": 53.0}),
+            json!({"name": "a\"b\\c\u{1}é"}),
+            json!({"name": true}),
+            json!({"name": null}),
+            json!({"name": {"b": 1.0, "a": [2.0]}}),
+            json!({"other": 1}),
+            json!([1]),
+        ];
+        for keys in [
+            &["name"][..],
+            &["protocol", "containerPort"],
+            &["containerPort", "protocol"],
+        ] {
+            for it in &items {
+                assert_eq!(
+                    item_key(keys, it),
+                    item_key_reference(keys, it),
+                    "{keys:?} {it}"
+                );
+            }
+        }
     }
 }

@@ -214,30 +214,67 @@ fn emit_block(out: &mut String, s: &str, ind: usize) {
 }
 
 fn needs_quotes(s: &str, key: bool) -> bool {
-    if s.is_empty() || s.trim() != s {
+    let _ = key;
+    let b = s.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return true;
+    };
+    if first.is_ascii_whitespace() || last.is_ascii_whitespace() || last == b':' {
         return true;
     }
-    let first = s.chars().next().unwrap_or(' ');
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+    if matches!(
+        first,
+        b'-' | b'?'
+            | b':'
+            | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'#'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+    ) {
         return true;
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.contains('\t') {
-        return true;
+    // One pass for what may not appear inside a plain scalar: `: `, ` #`, tabs and other
+    // controls (DEL included).
+    let mut prev = 0u8;
+    for &c in b {
+        if c < 0x20 || c == 0x7f || (prev == b':' && c == b' ') || (prev == b' ' && c == b'#') {
+            return true;
+        }
+        prev = c;
     }
-    if s.chars().any(|c| c.is_control() || c == '\u{feff}') {
+    // Unicode whitespace at the ends and non-ASCII controls.
+    if !s.is_ascii() && (s.trim() != s || s.chars().any(|c| c.is_control() || c == '\u{feff}')) {
         return true;
     }
     if s.starts_with("...") || s.starts_with("---") {
         return true;
     }
-    // Sexagesimal-looking (`1:30`) and anything YAML 1.1 reads as another type.
-    if s.bytes().all(|b| {
-        b.is_ascii_digit() || b == b':' || b == b'.' || b == b'_' || b == b'+' || b == b'-'
-    }) && s.contains(':')
+    // Sexagesimal-looking (`1:30`) and anything YAML 1.1 reads as another type. Only plain
+    // scalars that start like a number or are one of the special words can resolve to
+    // something other than the string itself.
+    if b.iter().all(|&c| {
+        c.is_ascii_digit() || c == b':' || c == b'.' || c == b'_' || c == b'+' || c == b'-'
+    }) && b.contains(&b':')
     {
         return true;
     }
-    let _ = key;
+    let numeric_start = first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.');
+    if !numeric_start && b.len() > 5 {
+        // The longest special word (`false`, `FALSE`) has five letters.
+        return false;
+    }
     !matches!(resolve_plain(s), Ok(Value::String(ref r)) if r == s)
 }
 
@@ -283,6 +320,55 @@ mod tests {
                 thule_core::yaml::parse_str(&y, "t", &thule_core::yaml::ParseOptions::default())
                     .unwrap();
             assert_eq!(back[0].value, top, "{y}");
+        }
+    }
+
+    /// The quoting rule as first written (several scans and a `resolve_plain` per string);
+    /// the one-pass version must decide exactly the same.
+    fn needs_quotes_reference(s: &str) -> bool {
+        if s.is_empty() || s.trim() != s {
+            return true;
+        }
+        let first = s.chars().next().unwrap_or(' ');
+        if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+            return true;
+        }
+        if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.contains('\t') {
+            return true;
+        }
+        if s.chars().any(|c| c.is_control() || c == '\u{feff}') {
+            return true;
+        }
+        if s.starts_with("...") || s.starts_with("---") {
+            return true;
+        }
+        if s.bytes().all(|b| {
+            b.is_ascii_digit() || b == b':' || b == b'.' || b == b'_' || b == b'+' || b == b'-'
+        }) && s.contains(':')
+        {
+            return true;
+        }
+        !matches!(resolve_plain(s), Ok(Value::String(ref r)) if r == s)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20000))]
+        #[test]
+        fn quoting_matches_the_reference_rule(
+            s in "[-a-zA-Z0-9 :#._+~\\t\\n\u{7f}\u{85}\u{a0}\u{feff}é'\"?,\\[\\]{}&*!|>%@`]{0,8}"
+        ) {
+            proptest::prop_assert_eq!(needs_quotes(&s, false), needs_quotes_reference(&s), "{:?}", s);
+        }
+    }
+
+    #[test]
+    fn quoting_matches_the_reference_rule_on_special_words() {
+        for s in [
+            "true", "False", "yes", "No", "on", "OFF", "y", "n", "~", "null", "NULL", ".inf",
+            "-.Inf", ".nan", "0644", "0x1F", "1_000", "1e3", "1:30", "_1:2", "+5", "-", "-a",
+            "...x", "---", "a: b", "a #b", "a#b", "web", "falsey", "nulls",
+        ] {
+            assert_eq!(needs_quotes(s, false), needs_quotes_reference(s), "{s}");
         }
     }
 }
