@@ -54,20 +54,16 @@ impl ObjectKey {
 
 impl Ord for ObjectKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        (
-            self.kind_rank(),
-            &self.group,
-            &self.kind,
-            &self.namespace,
-            &self.name,
-        )
-            .cmp(&(
-                other.kind_rank(),
-                &other.group,
-                &other.kind,
-                &other.namespace,
-                &other.name,
-            ))
+        // Same group and kind (the common case in sorted maps): the rank is equal too.
+        if self.group == other.group && self.kind == other.kind {
+            return (&self.namespace, &self.name).cmp(&(&other.namespace, &other.name));
+        }
+        // Different group or kind: the order is decided before namespace and name.
+        (self.kind_rank(), &self.group, &self.kind).cmp(&(
+            other.kind_rank(),
+            &other.group,
+            &other.kind,
+        ))
     }
 }
 
@@ -330,26 +326,27 @@ impl Manifest {
                 origin,
             });
         }
-        let field = |ptr: &str| object.pointer(ptr).and_then(Value::as_str);
-        let Some(api_version) = field("/apiVersion") else {
+        let top = |k: &str| object.get(k).and_then(Value::as_str);
+        let meta = |k: &str| object.get("metadata")?.get(k)?.as_str();
+        let Some(api_version) = top("apiVersion") else {
             return Err(ManifestError::MissingField {
                 origin,
                 field: "apiVersion",
             });
         };
-        let Some(kind) = field("/kind") else {
+        let Some(kind) = top("kind") else {
             return Err(ManifestError::MissingField {
                 origin,
                 field: "kind",
             });
         };
-        let Some(name) = field("/metadata/name") else {
+        let Some(name) = meta("name") else {
             return Err(ManifestError::MissingField {
                 origin,
                 field: "metadata.name",
             });
         };
-        let namespace = field("/metadata/namespace").unwrap_or("");
+        let namespace = meta("namespace").unwrap_or("");
         let key = ObjectKey::from_api_version(api_version, kind, namespace, name);
         let api_version = api_version.to_owned();
         Ok(Self {

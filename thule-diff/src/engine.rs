@@ -1,6 +1,7 @@
 //! The pipeline of spec §2.2: per key, normalize `D0`, `D1`, `L`, predict `P`, compare, tag
 //! origins, decide the action; then redact and render the per-object views.
 
+use crate::path::At as _;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
@@ -318,7 +319,7 @@ fn managed_fields(live_raw: &Value, manager: &str) -> Managed {
         error: None,
     };
     let Some(entries) = live_raw
-        .pointer("/metadata/managedFields")
+        .at("/metadata/managedFields")
         .and_then(Value::as_array)
     else {
         return out;
@@ -767,7 +768,7 @@ fn plan_key(
     let mut by_manager = FieldSet::default();
     if let Some(raw) = live_raw {
         for e in raw
-            .pointer("/metadata/managedFields")
+            .at("/metadata/managedFields")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -782,7 +783,7 @@ fn plan_key(
         }
     }
     let injected_ca = live_raw.is_some_and(|l| {
-        l.pointer("/metadata/annotations")
+        l.at("/metadata/annotations")
             .and_then(Value::as_object)
             .is_some_and(|a| {
                 a.keys()

@@ -287,6 +287,38 @@ fn bracket(inner: &str) -> Result<Seg, String> {
     ))
 }
 
+/// `Value::pointer` without its per-token allocations: tokens are borrowed unless the
+/// pointer has `~` escapes (then `serde_json`'s own lookup runs). Same results.
+pub(crate) trait At {
+    /// The value at a JSON pointer (`/spec/replicas`), as `Value::pointer` finds it.
+    fn at(&self, pointer: &str) -> Option<&Value>;
+}
+
+impl At for Value {
+    fn at(&self, pointer: &str) -> Option<&Value> {
+        if pointer.is_empty() {
+            return Some(self);
+        }
+        if pointer.contains('~') {
+            return self.pointer(pointer);
+        }
+        pointer
+            .strip_prefix('/')?
+            .split('/')
+            .try_fold(self, |v, token| match v {
+                Value::Object(m) => m.get(token),
+                Value::Array(items) => {
+                    // As serde_json: no sign, no leading zeros.
+                    if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+                        return None;
+                    }
+                    items.get(token.parse::<usize>().ok()?)
+                }
+                _ => None,
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +412,17 @@ mod tests {
                     "{keys:?} {it}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn at_finds_what_pointer_finds() {
+        let v = json!({"a": {"b/c": 1, "d~e": 2, "": 3, "l": [10, 11, {"x": 12}]}, "n": null});
+        for p in [
+            "", "/a", "/a/b~1c", "/a/d~0e", "/a/", "/a/l/0", "/a/l/2/x", "/a/l/01", "/a/l/+1",
+            "/a/l/3", "/a/l/-", "/n", "/n/x", "a", "/missing", "/a/l/x",
+        ] {
+            assert_eq!(v.at(p), v.pointer(p), "{p}");
         }
     }
 }

@@ -226,11 +226,17 @@ impl<'a> Reader<'a> {
                 },
             };
             let (key, rest) = split_key(line.text)?.ok_or(Bail)?;
-            if key == "<<" || map.contains_key(&key) {
+            if key == "<<" {
                 return Err(Bail);
             }
             let value = self.value_after(rest, indent, line.broken)?;
-            map.insert(key, value);
+            match map.entry(key) {
+                serde_json::map::Entry::Vacant(e) => {
+                    e.insert(value);
+                }
+                // Duplicate keys are errors the general parser reports.
+                serde_json::map::Entry::Occupied(_) => return Err(Bail),
+            }
         }
         Ok(Value::Object(map))
     }
@@ -543,6 +549,13 @@ fn split_key(text: &str) -> R<Option<(String, &str)>> {
             }
         } else if matches!(b.get(at + 1), None | Some(b' ')) {
             let key = text[..at].trim_end_matches(' ');
+            // Only plain scalars starting with a digit, sign, dot, `~` or the first letter of
+            // a YAML 1.1 boolean/null word can resolve to anything but themselves.
+            if key.as_bytes()[0].is_ascii_alphabetic()
+                && !b"yYnNoOtTfF".contains(&key.as_bytes()[0])
+            {
+                return Ok(Some((key.to_owned(), &text[at + 1..])));
+            }
             let value = resolve_plain(key).map_err(|_| Bail)?;
             let key = match value {
                 Value::String(s) => s,

@@ -1,5 +1,6 @@
 //! The rules of spec §5.2–§5.6 (immutable fields are in `immutable.rs`).
 
+use crate::path::At as _;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
@@ -48,11 +49,11 @@ pub(crate) fn quantity_cmp(a: &str, b: &str) -> Option<Ordering> {
 }
 
 fn s<'v>(v: Option<&'v Value>, pointer: &str) -> Option<&'v str> {
-    v.and_then(|v| v.pointer(pointer)).and_then(Value::as_str)
+    v.and_then(|v| v.at(pointer)).and_then(Value::as_str)
 }
 
 fn int(v: Option<&Value>, pointer: &str) -> Option<i64> {
-    v.and_then(|v| v.pointer(pointer)).and_then(Value::as_i64)
+    v.and_then(|v| v.at(pointer)).and_then(Value::as_i64)
 }
 
 fn join(prefix: &str, rest: &str) -> String {
@@ -322,7 +323,7 @@ fn human_or_placeholder(m: &str) -> bool {
 fn owners_of(live_raw: &Value, manager: &str, path: &[Seg], controllers_only: bool) -> Vec<String> {
     let mut out = Vec::new();
     for e in live_raw
-        .pointer("/metadata/managedFields")
+        .at("/metadata/managedFields")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -356,9 +357,9 @@ fn owners_of(live_raw: &Value, manager: &str, path: &[Seg], controllers_only: bo
 
 fn protected(obj: &Value) -> Option<&'static str> {
     let flag = |k: &str| {
-        obj.pointer("/metadata/annotations")
+        obj.at("/metadata/annotations")
             .and_then(|a| a.get(k))
-            .or_else(|| obj.pointer("/metadata/labels").and_then(|l| l.get(k)))
+            .or_else(|| obj.at("/metadata/labels").and_then(|l| l.get(k)))
             .and_then(Value::as_str)
     };
     if flag("kustomize.toolkit.fluxcd.io/prune").is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
@@ -608,10 +609,7 @@ fn pod_findings(tpl: &Value, prefix: &str, out: &mut Vec<Finding>) {
             "the service account token is mounted into the pods".into(),
         ));
     }
-    if let Some(ann) = tpl
-        .pointer("/metadata/annotations")
-        .and_then(Value::as_object)
-    {
+    if let Some(ann) = tpl.at("/metadata/annotations").and_then(Value::as_object) {
         for (k, val) in ann {
             if k.starts_with("container.apparmor.security.beta.kubernetes.io/")
                 && val.as_str() == Some("unconfined")
@@ -808,7 +806,7 @@ fn rbac_findings(obj: &Value, kind: &str, out: &mut Vec<Finding>) {
         }
     }
     if kind == "ClusterRole"
-        && let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object)
+        && let Some(labels) = obj.at("/metadata/labels").and_then(Value::as_object)
     {
         for role in ["admin", "edit", "view"] {
             let k = format!("rbac.authorization.k8s.io/aggregate-to-{role}");
@@ -907,8 +905,8 @@ fn state_findings(v: &View<'_>, obj: &Value) -> Vec<Finding> {
         ("apps", "Deployment") => {
             let r = int(o, "/spec/replicas").unwrap_or(1);
             let rolling = s(o, "/spec/strategy/type").unwrap_or("RollingUpdate") == "RollingUpdate";
-            let mu_v = obj.pointer("/spec/strategy/rollingUpdate/maxUnavailable");
-            let ms_v = obj.pointer("/spec/strategy/rollingUpdate/maxSurge");
+            let mu_v = obj.at("/spec/strategy/rollingUpdate/maxUnavailable");
+            let ms_v = obj.at("/spec/strategy/rollingUpdate/maxSurge");
             let dflt = Value::String("25%".into());
             let mut mu = pct_or_int(Some(mu_v.unwrap_or(&dflt)), r, false).unwrap_or(0);
             let ms = pct_or_int(Some(ms_v.unwrap_or(&dflt)), r, true).unwrap_or(1);
@@ -1083,8 +1081,8 @@ fn state_findings(v: &View<'_>, obj: &Value) -> Vec<Finding> {
             }
         }
         ("policy", "PodDisruptionBudget") => {
-            let min = obj.pointer("/spec/minAvailable");
-            let max = obj.pointer("/spec/maxUnavailable");
+            let min = obj.at("/spec/minAvailable");
+            let max = obj.at("/spec/maxUnavailable");
             let zero = |v: Option<&Value>| {
                 matches!(v, Some(Value::Number(n)) if n.as_i64() == Some(0))
                     || matches!(v, Some(Value::String(s)) if s == "0%")
@@ -1127,7 +1125,7 @@ fn state_findings(v: &View<'_>, obj: &Value) -> Vec<Finding> {
             }
         };
         if g.is_empty() && k == "Service" {
-            check(obj.pointer("/spec/ports"), "port", "spec.ports".into());
+            check(obj.at("/spec/ports"), "port", "spec.ports".into());
         }
         if let Some(tpl) = pod_template(g, k, obj) {
             let sp = join(&prefix_str(g, k), "spec");
@@ -1182,10 +1180,10 @@ pub(crate) fn vct_change(v: &View<'_>, out: &mut Outcome) {
     }
     let names = |o: Option<&Value>| -> Option<BTreeSet<String>> {
         Some(
-            o?.pointer("/spec/volumeClaimTemplates")?
+            o?.at("/spec/volumeClaimTemplates")?
                 .as_array()?
                 .iter()
-                .filter_map(|t| t.pointer("/metadata/name")?.as_str().map(str::to_owned))
+                .filter_map(|t| t.at("/metadata/name")?.as_str().map(str::to_owned))
                 .collect(),
         )
     };
@@ -1204,7 +1202,7 @@ pub(crate) fn vct_change(v: &View<'_>, out: &mut Outcome) {
 // Transitions: before → after of an applied patch (or replace), plus create-time checks.
 
 fn containers(tpl: Option<&Value>) -> Vec<(&str, &Value)> {
-    tpl.and_then(|t| t.pointer("/spec/containers"))
+    tpl.and_then(|t| t.at("/spec/containers"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -1282,7 +1280,7 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
             let on_delete = s(after, "/spec/updateStrategy/type") == Some("OnDelete");
             if s(after, "/spec/paused").is_some()
                 && after
-                    .and_then(|a| a.pointer("/spec/paused"))
+                    .and_then(|a| a.at("/spec/paused"))
                     .and_then(Value::as_bool)
                     == Some(true)
             {
@@ -1362,7 +1360,7 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
                 }
                 let ann = |a: &str| {
                     w.obj
-                        .pointer("/metadata/annotations")
+                        .at("/metadata/annotations")
                         .and_then(|m| m.get(a))
                         .and_then(Value::as_str)
                 };
@@ -1411,7 +1409,7 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
     if replicas_kind(g, k) && patch {
         let b = int(before, "/spec/replicas").unwrap_or(1);
         let a_set = after
-            .and_then(|a| a.pointer("/spec/replicas"))
+            .and_then(|a| a.at("/spec/replicas"))
             .and_then(Value::as_i64);
         let a = a_set.unwrap_or(1);
         let dflt = if a_set.is_none() {
@@ -1452,7 +1450,7 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
     {
         let sets =
             v.st.and_then(|s| s.desired.as_ref())
-                .and_then(|d| d.pointer("/spec/replicas"))
+                .and_then(|d| d.at("/spec/replicas"))
                 .is_some_and(|r| !r.is_null());
         if sets {
             let mut ev = Vec::new();
@@ -1550,7 +1548,7 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
                 }
             }
             // Resources.
-            let q = |c: &Value, p: &str| c.pointer(p).and_then(qty);
+            let q = |c: &Value, p: &str| c.at(p).and_then(qty);
             if let (Some(b), Some(a)) = (
                 q(cbv, "/resources/limits/memory"),
                 q(ca, "/resources/limits/memory"),
@@ -1638,7 +1636,7 @@ pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut
                 );
             }
             let ranges = |o: Option<&Value>| {
-                o.and_then(|o| o.pointer("/spec/loadBalancerSourceRanges"))
+                o.and_then(|o| o.at("/spec/loadBalancerSourceRanges"))
                     .and_then(Value::as_array)
                     .is_some_and(|a| !a.is_empty())
             };
@@ -1786,7 +1784,7 @@ fn service_selector(v: &View<'_>, world: &World, out: &mut Outcome) {
             .any(|c| under(&c.keyed, &["spec", "selector"]));
     let Some(sel) = v
         .after
-        .and_then(|a| a.pointer("/spec/selector"))
+        .and_then(|a| a.at("/spec/selector"))
         .and_then(Value::as_object)
         .filter(|m| !m.is_empty())
     else {
@@ -1798,7 +1796,7 @@ fn service_selector(v: &View<'_>, world: &World, out: &mut Outcome) {
     let matches = world.workloads_in(&v.o.key.namespace).any(|(w, _)| {
         let labels = w
             .template()
-            .and_then(|t| t.pointer("/metadata/labels"))
+            .and_then(|t| t.at("/metadata/labels"))
             .and_then(Value::as_object);
         labels.is_some_and(|l| sel.iter().all(|(k, val)| l.get(k) == Some(val)))
     });
@@ -1823,7 +1821,7 @@ pub(crate) fn pdb_against_replicas(v: &View<'_>, world: &World, out: &mut Outcom
     }
     let Some(after) = v.after else { return };
     let Some(sel) = after
-        .pointer("/spec/selector/matchLabels")
+        .at("/spec/selector/matchLabels")
         .and_then(Value::as_object)
         .filter(|m| !m.is_empty())
     else {
@@ -1834,21 +1832,21 @@ pub(crate) fn pdb_against_replicas(v: &View<'_>, world: &World, out: &mut Outcom
     for (w, _) in world.workloads_in(&v.o.key.namespace) {
         let labels = w
             .template()
-            .and_then(|t| t.pointer("/metadata/labels"))
+            .and_then(|t| t.at("/metadata/labels"))
             .and_then(Value::as_object);
         if labels.is_some_and(|l| sel.iter().all(|(k, val)| l.get(k) == Some(val)))
             && replicas_kind(&w.key.group, &w.key.kind)
         {
             any = true;
-            total += int(Some(&w.obj), "/spec/replicas").unwrap_or(1);
+            total += int(Some(w.obj), "/spec/replicas").unwrap_or(1);
         }
     }
     if !any || total == 0 {
         return;
     }
     let verdict = |pdb: Option<&Value>| -> (bool, bool) {
-        let min = pdb.and_then(|p| p.pointer("/spec/minAvailable"));
-        let max = pdb.and_then(|p| p.pointer("/spec/maxUnavailable"));
+        let min = pdb.and_then(|p| p.at("/spec/minAvailable"));
+        let max = pdb.and_then(|p| p.at("/spec/maxUnavailable"));
         let weak = pct_or_int(max, total, true).is_some_and(|m| m >= total);
         let blocks = pct_or_int(min, total, true).is_some_and(|m| m >= total);
         (weak, blocks)

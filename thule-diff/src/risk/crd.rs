@@ -2,6 +2,7 @@
 //! API server prunes (`UNKNOWN_FIELD`) and fields made immutable by the CEL transition rule
 //! `self == oldSelf` (spec §5.1, last row; §10.2: only this simple pattern is understood).
 
+use crate::path::At as _;
 use serde_json::Value;
 
 use super::checks::fields_of;
@@ -12,11 +13,11 @@ use crate::plan::{Op, Severity};
 /// v1beta1 top-level `validation`).
 pub(crate) fn schema_of<'c>(crd: &'c Value, version: &str) -> Option<&'c Value> {
     let per_version = crd
-        .pointer("/spec/versions")
+        .at("/spec/versions")
         .and_then(Value::as_array)
         .and_then(|vs| vs.iter().find(|v| v["name"].as_str() == Some(version)))
-        .and_then(|v| v.pointer("/schema/openAPIV3Schema"));
-    per_version.or_else(|| crd.pointer("/spec/validation/openAPIV3Schema"))
+        .and_then(|v| v.at("/schema/openAPIV3Schema"));
+    per_version.or_else(|| crd.at("/spec/validation/openAPIV3Schema"))
 }
 
 fn is_self_eq_old_self(rule: &str) -> bool {

@@ -1,5 +1,6 @@
 //! §5.1 immutable fields: which changed paths the API server rejects, and what force does.
 
+use crate::path::At as _;
 use serde_json::Value;
 
 use super::checks::{fields_of, quantity_cmp};
@@ -18,9 +19,9 @@ pub(crate) enum Verdict {
 }
 
 fn meta_flag<'v>(obj: &'v Value, key: &str) -> Option<&'v str> {
-    obj.pointer("/metadata/annotations")
+    obj.at("/metadata/annotations")
         .and_then(|a| a.get(key))
-        .or_else(|| obj.pointer("/metadata/labels").and_then(|l| l.get(key)))
+        .or_else(|| obj.at("/metadata/labels").and_then(|l| l.get(key)))
         .and_then(Value::as_str)
 }
 
@@ -40,7 +41,7 @@ pub(crate) fn forced(v: &View<'_>, ctx: &RiskContext<'_>) -> Option<String> {
             return Some("kustomize.toolkit.fluxcd.io/force: enabled".to_owned());
         }
         if let Some(opts) = obj
-            .pointer("/metadata/annotations")
+            .at("/metadata/annotations")
             .and_then(|a| a.get("argocd.argoproj.io/sync-options"))
             .and_then(Value::as_str)
         {
@@ -73,9 +74,8 @@ fn reason(v: &View<'_>, c: &Change, fields: &[&str]) -> Option<String> {
     let spec_field = |names: &[&str]| {
         fields.first() == Some(&"spec") && fields.get(1).is_some_and(|f| names.contains(f))
     };
-    let is_true = |o: Option<&Value>, p: &str| {
-        o.and_then(|o| o.pointer(p)).and_then(Value::as_bool) == Some(true)
-    };
+    let is_true =
+        |o: Option<&Value>, p: &str| o.and_then(|o| o.at(p)).and_then(Value::as_bool) == Some(true);
     match (v.group(), v.kind()) {
         ("apps", "Deployment" | "ReplicaSet" | "DaemonSet") => under(&["spec", "selector"]).then(|| "the selector of an apps/v1 workload is immutable".to_owned()),
         ("apps", "StatefulSet") => (fields.first() == Some(&"spec") && fields.get(1).is_some_and(|f| !STS_MUTABLE.contains(f)))
@@ -87,7 +87,7 @@ fn reason(v: &View<'_>, c: &Change, fields: &[&str]) -> Option<String> {
             (fields.first() == Some(&"spec") && !ok).then(|| "pod updates may not change fields other than images, activeDeadlineSeconds and tolerations".to_owned())
         }
         ("", "Service") => {
-            let ty = |o: Option<&Value>| o.and_then(|o| o.pointer("/spec/type")).and_then(Value::as_str).unwrap_or("ClusterIP").to_owned();
+            let ty = |o: Option<&Value>| o.and_then(|o| o.at("/spec/type")).and_then(Value::as_str).unwrap_or("ClusterIP").to_owned();
             let external = ty(before) == "ExternalName" || ty(after) == "ExternalName";
             let was_set = c.op != Op::Add;
             if spec_field(&["clusterIP", "clusterIPs", "ipFamilies"]) && was_set && !external {
@@ -116,7 +116,7 @@ fn reason(v: &View<'_>, c: &Change, fields: &[&str]) -> Option<String> {
             if fields.first() != Some(&"spec") || fields.get(1).is_some_and(|f| mutable.contains(f)) {
                 return None;
             }
-            if spec_field(&["nodeAffinity"]) && before.and_then(|b| b.pointer("/spec/nodeAffinity")).is_none() {
+            if spec_field(&["nodeAffinity"]) && before.and_then(|b| b.at("/spec/nodeAffinity")).is_none() {
                 return None;
             }
             Some(format!("PersistentVolume spec.{} is immutable", fields.get(1).unwrap_or(&"")))
@@ -150,7 +150,7 @@ fn reason(v: &View<'_>, c: &Change, fields: &[&str]) -> Option<String> {
 }
 
 fn crd_versions(v: Option<&Value>) -> Vec<String> {
-    v.and_then(|o| o.pointer("/spec/versions"))
+    v.and_then(|o| o.at("/spec/versions"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -202,7 +202,7 @@ pub(crate) fn check(
         let after = crd_versions(v.after);
         let stored: Vec<String> =
             v.st.and_then(|s| s.live_raw.as_ref())
-                .and_then(|l| l.pointer("/status/storedVersions"))
+                .and_then(|l| l.at("/status/storedVersions"))
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()

@@ -1,6 +1,7 @@
 //! Cross-object facts for the rules: workloads and their references to ConfigMaps and Secrets,
 //! autoscaler targets, hash-suffix renames and namespace moves.
 
+use crate::path::At as _;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -13,15 +14,15 @@ use crate::plan::{Action, Plan};
 
 /// A workload (anything with a pod template) as one side sees it.
 #[derive(Clone, Debug)]
-pub(crate) struct Workload {
+pub(crate) struct Workload<'a> {
     pub key: ObjectKey,
-    /// The object.
-    pub obj: Value,
+    /// The object (borrowed from the plan or the context).
+    pub obj: &'a Value,
 }
 
-impl Workload {
+impl Workload<'_> {
     pub(crate) fn template(&self) -> Option<&Value> {
-        pod_template(&self.key.group, &self.key.kind, &self.obj)
+        pod_template(&self.key.group, &self.key.kind, self.obj)
     }
 
     pub(crate) fn label(&self) -> String {
@@ -44,11 +45,11 @@ pub(crate) struct Reference {
 
 /// Cross-object facts.
 #[derive(Debug, Default)]
-pub(crate) struct World {
+pub(crate) struct World<'a> {
     /// Workloads of the desired render (plan state first, then `ctx.desired`).
-    pub desired: Vec<Workload>,
+    pub desired: Vec<Workload<'a>>,
     /// Live workloads (`ctx.live` and `facts.related`).
-    pub live: Vec<Workload>,
+    pub live: Vec<Workload<'a>>,
     /// Keys in the desired render.
     pub desired_keys: BTreeSet<ObjectKey>,
     /// Objects whose pod template changes in this plan (they roll anyway).
@@ -60,7 +61,7 @@ pub(crate) struct World {
     /// Namespace moves: created or deleted key → the other namespace.
     pub moves: BTreeMap<ObjectKey, String>,
     /// CRDs by the `(group, kind)` they serve (desired first, then live).
-    pub crds: BTreeMap<(String, String), Value>,
+    pub crds: BTreeMap<(String, String), &'a Value>,
     /// Whether any live state was supplied (`ctx.live` or `facts.related`).
     pub live_known: bool,
     /// Objects this plan deletes.
@@ -72,8 +73,8 @@ pub(crate) fn pod_template<'v>(group: &str, kind: &str, obj: &'v Value) -> Optio
     match (group, kind) {
         ("apps", "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet")
         | ("batch", "Job")
-        | ("", "ReplicationController") => obj.pointer("/spec/template"),
-        ("batch", "CronJob") => obj.pointer("/spec/jobTemplate/spec/template"),
+        | ("", "ReplicationController") => obj.at("/spec/template"),
+        ("batch", "CronJob") => obj.at("/spec/jobTemplate/spec/template"),
         ("", "Pod") => Some(obj),
         _ => None,
     }
@@ -94,9 +95,9 @@ pub(crate) fn template_prefix(group: &str, kind: &str) -> Option<&'static [&'sta
 fn key_of(v: &Value, default_ns: Option<&str>) -> Option<ObjectKey> {
     let api = v.get("apiVersion")?.as_str()?;
     let kind = v.get("kind")?.as_str()?;
-    let name = v.pointer("/metadata/name")?.as_str()?;
+    let name = v.at("/metadata/name")?.as_str()?;
     let ns = v
-        .pointer("/metadata/namespace")
+        .at("/metadata/namespace")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .or(default_ns)
@@ -195,11 +196,11 @@ pub(crate) fn references(template: &Value) -> Vec<Reference> {
 }
 
 /// Insert `v` under `key`; on a duplicate keep the smaller canonical JSON (order-independent).
-fn keep_min(map: &mut BTreeMap<ObjectKey, Value>, key: ObjectKey, v: &Value) {
+fn keep_min<'a>(map: &mut BTreeMap<ObjectKey, &'a Value>, key: ObjectKey, v: &'a Value) {
     match map.get(&key) {
         Some(old) if crate::path::canonical_json(old) <= crate::path::canonical_json(v) => {}
         _ => {
-            map.insert(key, v.clone());
+            map.insert(key, v);
         }
     }
 }
@@ -213,29 +214,27 @@ pub(crate) fn hash_stem(name: &str) -> Option<&str> {
     .then_some(stem)
 }
 
-impl World {
-    pub(crate) fn build(plan: &Plan, ctx: &RiskContext<'_>) -> Self {
+impl<'a> World<'a> {
+    pub(crate) fn build(plan: &'a Plan, ctx: &'a RiskContext<'a>) -> Self {
         let dns = ctx.default_namespace.as_deref();
         let mut w = World {
             live_known: ctx.live.is_some() || !ctx.facts.related.is_empty(),
             ..World::default()
         };
-        let hpa = |w: &mut World, ns: &str, obj: &Value, label: String| {
+        let hpa = |w: &mut World<'a>, ns: &str, obj: &Value, label: String| {
             let kind = obj["kind"].as_str().unwrap_or_default();
             let target = match kind {
                 "HorizontalPodAutoscaler" => Some((
-                    obj.pointer("/spec/scaleTargetRef/kind")
+                    obj.at("/spec/scaleTargetRef/kind")
                         .and_then(Value::as_str)
                         .unwrap_or_default(),
-                    obj.pointer("/spec/scaleTargetRef/name")
-                        .and_then(Value::as_str),
+                    obj.at("/spec/scaleTargetRef/name").and_then(Value::as_str),
                 )),
                 "ScaledObject" => Some((
-                    obj.pointer("/spec/scaleTargetRef/kind")
+                    obj.at("/spec/scaleTargetRef/kind")
                         .and_then(Value::as_str)
                         .unwrap_or("Deployment"),
-                    obj.pointer("/spec/scaleTargetRef/name")
-                        .and_then(Value::as_str),
+                    obj.at("/spec/scaleTargetRef/name").and_then(Value::as_str),
                 )),
                 _ => None,
             };
@@ -245,28 +244,26 @@ impl World {
                     .or_insert(label);
             }
         };
-        let crd = |w: &mut World, obj: &Value| {
+        let crd = |w: &mut World<'a>, obj: &'a Value| {
             if obj["kind"].as_str() == Some("CustomResourceDefinition")
                 && let (Some(g), Some(k)) = (
-                    obj.pointer("/spec/group").and_then(Value::as_str),
-                    obj.pointer("/spec/names/kind").and_then(Value::as_str),
+                    obj.at("/spec/group").and_then(Value::as_str),
+                    obj.at("/spec/names/kind").and_then(Value::as_str),
                 )
             {
-                w.crds
-                    .entry((g.to_owned(), k.to_owned()))
-                    .or_insert_with(|| obj.clone());
+                w.crds.entry((g.to_owned(), k.to_owned())).or_insert(obj);
             }
         };
         // Desired: the plan's own desired states, then the rest of the render; live: what the
         // diff read, then the related objects. Collected into maps first so that the order of
         // the caller's lists never matters (on a duplicate key the smaller canonical JSON wins).
-        let mut desired: BTreeMap<ObjectKey, Value> = BTreeMap::new();
+        let mut desired: BTreeMap<ObjectKey, &'a Value> = BTreeMap::new();
         for o in &plan.objects {
             if o.action == Action::Delete {
                 continue;
             }
             if let Some(d) = o.state.as_deref().and_then(|s| s.desired.as_ref()) {
-                desired.insert(o.key.clone(), d.clone());
+                desired.insert(o.key.clone(), d);
             }
         }
         let from_plan: BTreeSet<ObjectKey> = desired.keys().cloned().collect();
@@ -281,7 +278,7 @@ impl World {
                 keep_min(&mut desired, key, &m.object);
             }
         }
-        let mut live: BTreeMap<ObjectKey, Value> = BTreeMap::new();
+        let mut live: BTreeMap<ObjectKey, &'a Value> = BTreeMap::new();
         let found = ctx
             .live
             .into_iter()
@@ -299,12 +296,12 @@ impl World {
             hpa(
                 &mut w,
                 &key.namespace,
-                &obj,
+                obj,
                 format!("{}/{}", key.kind, key.name),
             );
-            crd(&mut w, &obj);
+            crd(&mut w, obj);
             w.desired_keys.insert(key.clone());
-            if pod_template(&key.group, &key.kind, &obj).is_some() {
+            if pod_template(&key.group, &key.kind, obj).is_some() {
                 w.desired.push(Workload { key, obj });
             }
         }
@@ -312,11 +309,11 @@ impl World {
             hpa(
                 &mut w,
                 &key.namespace,
-                &obj,
+                obj,
                 format!("{}/{} (live)", key.kind, key.name),
             );
-            crd(&mut w, &obj);
-            if pod_template(&key.group, &key.kind, &obj).is_some() {
+            crd(&mut w, obj);
+            if pod_template(&key.group, &key.kind, obj).is_some() {
                 w.live.push(Workload { key, obj });
             }
         }
@@ -395,7 +392,7 @@ impl World {
     pub(crate) fn workloads_in<'w>(
         &'w self,
         namespace: &'w str,
-    ) -> impl Iterator<Item = (&'w Workload, bool)> + 'w {
+    ) -> impl Iterator<Item = (&'w Workload<'a>, bool)> + 'w {
         self.desired
             .iter()
             .filter(move |w| w.key.namespace == namespace)
