@@ -140,15 +140,16 @@ fn fast_hash(b: &[u8]) -> u64 {
     h
 }
 
-/// What matching identical documents needs to know of one document: a hash of its text, and
-/// whether it may be matched at all (not blank, not possibly a Secret).
+/// What matching identical documents needs to know of a desired document: a hash of its
+/// text, and whether it may be matched at all (not blank, not possibly a Secret). Base
+/// documents only need the hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct DocDigest {
     hash: u64,
     matchable: bool,
 }
 
-/// Digest every document of one side.
+/// Digest every desired document.
 fn digest_documents(docs: &[RawDoc<'_>]) -> Vec<DocDigest> {
     docs.iter()
         .map(|d| DocDigest {
@@ -183,15 +184,15 @@ pub fn skip_identical<'a>(
     base: Vec<RawDoc<'a>>,
     desired: Vec<RawDoc<'a>>,
 ) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, usize) {
-    let base_digests = digest_documents(&base);
+    let base_hashes: Vec<u64> = base.iter().map(|d| fast_hash(d.text.as_bytes())).collect();
     let desired_digests = digest_documents(&desired);
-    skip_identical_digested(base, &base_digests, desired, &desired_digests)
+    skip_identical_digested(base, &base_hashes, desired, &desired_digests)
 }
 
-/// [`skip_identical`] with each side's digests computed (one per document).
+/// [`skip_identical`] with the base hashes and desired digests computed (one per document).
 fn skip_identical_digested<'a>(
     base: Vec<RawDoc<'a>>,
-    base_digests: &[DocDigest],
+    base_hashes: &[u64],
     desired: Vec<RawDoc<'a>>,
     desired_digests: &[DocDigest],
 ) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, usize) {
@@ -199,8 +200,8 @@ fn skip_identical_digested<'a>(
     // unmatched base document with the same text.
     let mut by_hash: HashMap<u64, Vec<usize>, std::hash::BuildHasherDefault<PassThrough>> =
         HashMap::with_capacity_and_hasher(base.len(), std::hash::BuildHasherDefault::default());
-    for (i, g) in base_digests.iter().enumerate().rev() {
-        by_hash.entry(g.hash).or_default().push(i);
+    for (i, &h) in base_hashes.iter().enumerate().rev() {
+        by_hash.entry(h).or_default().push(i);
     }
     let mut base_skipped = vec![false; base.len()];
     let mut rest_desired = Vec::new();
@@ -346,7 +347,7 @@ mod tests {
             hash: 7,
             matchable: true,
         };
-        let (rb, rd, n) = skip_identical_digested(base, &[same, same], desired, &[same, same]);
+        let (rb, rd, n) = skip_identical_digested(base, &[7, 7], desired, &[same, same]);
         assert_eq!(n, 1);
         assert_eq!(
             rb.iter().map(|d| d.text).collect::<Vec<_>>(),

@@ -222,27 +222,7 @@ fn needs_quotes(s: &str, key: bool) -> bool {
     if first.is_ascii_whitespace() || last.is_ascii_whitespace() || last == b':' {
         return true;
     }
-    if matches!(
-        first,
-        b'-' | b'?'
-            | b':'
-            | b','
-            | b'['
-            | b']'
-            | b'{'
-            | b'}'
-            | b'#'
-            | b'&'
-            | b'*'
-            | b'!'
-            | b'|'
-            | b'>'
-            | b'\''
-            | b'"'
-            | b'%'
-            | b'@'
-            | b'`'
-    ) {
+    if thule_core::yaml::is_indicator(first) {
         return true;
     }
     // One pass for what may not appear inside a plain scalar: `: `, ` #`, tabs and other

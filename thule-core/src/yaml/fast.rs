@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Document, Position, resolve_plain};
+use super::{Document, Position, is_indicator, resolve_plain};
 
 /// Why the fast reader stopped: the text is outside its subset (not necessarily invalid).
 struct Bail;
@@ -196,8 +196,9 @@ impl<'a> Reader<'a> {
     fn node(&mut self, first: Line<'a>, parent: Option<usize>) -> R<Value> {
         if first.is_entry() {
             self.sequence(first.indent)
-        } else if split_key(first.text)?.is_some() {
-            self.mapping(first.indent, None)
+        } else if let Some((key, rest)) = split_key(first.text)? {
+            self.at += 1;
+            self.mapping(first.indent, (key, rest, first.broken))
         } else if let Some(parent) = parent {
             // A scalar or flow collection on a line of its own (`key:\n  {}`).
             self.at += 1;
@@ -208,28 +209,29 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A block mapping at `indent`. `inline` is its first entry when it starts on the line of
+    /// A block mapping at `indent` whose first entry (key, text after `:`, whether its line
+    /// ends with a break) the caller has already read, from its own line or from the line of
     /// a sequence entry (`- name: web`).
-    fn mapping(&mut self, indent: usize, inline: Option<Line<'a>>) -> R<Value> {
+    fn mapping(&mut self, indent: usize, first: (String, &'a str, bool)) -> R<Value> {
         let mut map = Map::new();
-        let mut pending = inline;
+        let mut pending = Some(first);
         loop {
-            let line = match pending.take() {
-                Some(l) => l,
+            let (key, rest, broken) = match pending.take() {
+                Some(entry) => entry,
                 None => match self.next_content() {
                     Some(l) if l.indent == indent && !l.is_entry() => {
                         self.at += 1;
-                        l
+                        let (key, rest) = split_key(l.text)?.ok_or(Bail)?;
+                        (key, rest, l.broken)
                     }
                     Some(l) if l.indent > indent => return Err(Bail),
                     _ => break,
                 },
             };
-            let (key, rest) = split_key(line.text)?.ok_or(Bail)?;
             if key == "<<" {
                 return Err(Bail);
             }
-            let value = self.value_after(rest, indent, line.broken)?;
+            let value = self.value_after(rest, indent, broken)?;
             match map.entry(key) {
                 serde_json::map::Entry::Vacant(e) => {
                     e.insert(value);
@@ -258,15 +260,8 @@ impl<'a> Reader<'a> {
                 items.push(self.nested(indent, false)?);
             } else if body.starts_with("- ") || body == "-" {
                 return Err(Bail);
-            } else if split_key(body)?.is_some() {
-                let inline = Line {
-                    indent: column,
-                    text: body,
-                    raw: line.raw,
-                    number: line.number,
-                    broken: line.broken,
-                };
-                items.push(self.mapping(column, Some(inline))?);
+            } else if let Some((key, rest)) = split_key(body)? {
+                items.push(self.mapping(column, (key, rest, line.broken))?);
             } else {
                 items.push(self.value_after(body, indent, line.broken)?);
             }
@@ -567,31 +562,6 @@ fn split_key(text: &str) -> R<Option<(String, &str)>> {
         i = at + 1;
     }
     Ok(None)
-}
-
-/// Characters that cannot start a plain scalar in block context.
-fn is_indicator(c: u8) -> bool {
-    matches!(
-        c,
-        b'-' | b'?'
-            | b':'
-            | b','
-            | b'['
-            | b']'
-            | b'{'
-            | b'}'
-            | b'#'
-            | b'&'
-            | b'*'
-            | b'!'
-            | b'|'
-            | b'>'
-            | b'\''
-            | b'"'
-            | b'%'
-            | b'@'
-            | b'`'
-    )
 }
 
 /// The first line of a plain scalar in block context, up to a comment, and whether a

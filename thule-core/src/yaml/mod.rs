@@ -640,6 +640,32 @@ pub fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Resu
     }
 }
 
+/// Whether `c` is a YAML indicator character, which cannot start a plain scalar (with
+/// exceptions the readers and printers here do not rely on: `-x`, `?x`, `:x`).
+pub fn is_indicator(c: u8) -> bool {
+    matches!(
+        c,
+        b'-' | b'?'
+            | b':'
+            | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'#'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+    )
+}
+
 /// Resolve a plain scalar from the YAML 1.1 table of go-yaml v2.
 ///
 /// # Errors
