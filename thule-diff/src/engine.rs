@@ -11,6 +11,7 @@ use thule_core::object::{builtin_cluster_scoped, canonical_group, group_of};
 use thule_core::{Manifest, ObjectKey};
 
 use crate::fields::{FieldSet, Removals, removals};
+use crate::mask;
 use crate::merge::{
     self, RawChange, RawOp, additions, apply_discriminators, compare, covers, field_names,
     get_path, merge, remove_path, sem_eq, sort_lists,
@@ -21,7 +22,7 @@ use crate::plan::{
     Action, ApplyMode, Change, ChangeOrigin, Detail, ObjectPlan, ObjectState, Op, PLAN_SCHEMA,
     Plan, Summary,
 };
-use crate::redact::{self, MARK_AFTER, MARK_BEFORE, MARK_SENSITIVE, Redactor};
+use crate::redact::{self, Redactor};
 use crate::schema::{self, Kind, ListType};
 use crate::yamlout::to_yaml;
 
@@ -61,6 +62,9 @@ pub struct DiffOptions {
     /// Keep [`ObjectPlan::state`] (normalized sides and `P`) for a risk pass; off saves memory
     /// and time when only the rendered plan is needed.
     pub keep_state: bool,
+    /// Threads for the per-object passes of large inputs: 0 = one per available core, 1 =
+    /// only the calling thread. The plan is the same whatever the count.
+    pub threads: usize,
 }
 
 impl Default for DiffOptions {
@@ -80,6 +84,7 @@ impl Default for DiffOptions {
             context_lines: 3,
             views: true,
             keep_state: true,
+            threads: 0,
         }
     }
 }
@@ -515,10 +520,35 @@ struct Draft {
     notes: Vec<String>,
     before_doc: Option<Value>,
     after_doc: Option<Value>,
+    /// Whether `before_doc` and `after_doc` are wanted ([`DiffOptions::views`]).
+    views: bool,
     /// The before side is live state (else the base render).
     state_live: bool,
     state: ObjectState,
 }
+
+impl Draft {
+    /// Keep copies of the two sides for the text diff and patch views (when they are on).
+    fn set_docs(&mut self, before: Option<&Value>, after: Option<&Value>) {
+        if self.views {
+            self.before_doc = before.cloned();
+            self.after_doc = after.cloned();
+        }
+    }
+
+    /// Whether the plan lists this object (no-ops only when asked, or when they say something).
+    fn listed(&self, opts: &DiffOptions) -> bool {
+        opts.include_noop
+            || self.action != Action::Noop
+            || self.detail.is_some()
+            || !self.notes.is_empty()
+    }
+}
+
+/// Below this many objects the per-object pass stays on the calling thread.
+const PARALLEL_MIN_OBJECTS: usize = 256;
+/// Below this many listed objects the rendering pass stays on the calling thread.
+const PARALLEL_MIN_LISTED: usize = 64;
 
 /// Run the diff (see the crate docs).
 ///
@@ -573,45 +603,47 @@ pub fn diff(input: &DiffInput<'_>) -> Result<Plan, DiffError> {
         )
     });
     keys.dedup();
+    // Pass 1 per object: plan it; for listed objects, mask sensitive values (adding them
+    // to the taint set). Objects are independent, so large inputs run on a few threads
+    // (`par` keeps the input order, and the taint set is a set: the output is the same).
+    let threads = crate::par::threads_for(opts.threads, keys.len(), PARALLEL_MIN_OBJECTS);
+    let (planned, redactors) =
+        crate::par::map_with(keys, threads, Redactor::new, |redactor, key| {
+            let draft = plan_key(
+                &key,
+                d0.get(&key),
+                d1.get(&key),
+                input,
+                &scopes,
+                &ignore_paths,
+                redactor,
+            );
+            let action = draft.action;
+            let listed = draft.listed(opts).then(|| mask_draft(draft, redactor));
+            (action, listed)
+        });
     let mut redactor = Redactor::new();
-    let mut drafts = Vec::new();
+    for r in redactors {
+        redactor.absorb(r);
+    }
+    redactor.finish();
     let mut summary = Summary {
         noop: input.identical_skipped,
         ..Summary::default()
     };
-    for key in keys {
-        let draft = plan_key(
-            &key,
-            d0.get(&key),
-            d1.get(&key),
-            input,
-            &scopes,
-            &ignore_paths,
-            &mut redactor,
-        );
-        summary.count(draft.action);
-        if opts.include_noop
-            || draft.action != Action::Noop
-            || draft.detail.is_some()
-            || !draft.notes.is_empty()
-        {
-            drafts.push(draft);
-        }
+    let mut masked = Vec::new();
+    for (action, m) in planned {
+        summary.count(action);
+        masked.extend(m);
     }
-    // Pass 2: mask sensitive values (adding them to the taint set), then render and scrub.
-    let mut masked = Vec::with_capacity(drafts.len());
-    for mut d in drafts {
-        if !opts.views {
-            d.before_doc = None;
-            d.after_doc = None;
-        }
-        masked.push(mask_draft(d, &mut redactor));
-    }
-    redactor.finish();
-    let objects = masked
-        .into_iter()
-        .map(|m| render_object(m, &redactor, opts))
-        .collect();
+    // Pass 2: render the views and scrub every text with the complete taint set.
+    let threads = crate::par::threads_for(opts.threads, masked.len(), PARALLEL_MIN_LISTED);
+    let (objects, _) = crate::par::map_with(
+        masked,
+        threads,
+        || (),
+        |(), m| render_object(m, &redactor, opts),
+    );
     Ok(Plan {
         schema: PLAN_SCHEMA,
         objects,
@@ -697,6 +729,7 @@ fn plan_key(
         notes: Vec::new(),
         before_doc: None,
         after_doc: None,
+        views: opts.views,
         state_live: live_raw.is_some(),
         state: ObjectState {
             base: None,
@@ -717,7 +750,15 @@ fn plan_key(
         n
     };
     let mut notes = Vec::new();
-    let n0 = m0.map(|m| take(normalize(&m.object, kind, Side::Desired, &ctx), &mut notes));
+    // Without a cluster, a base render equal to the desired one (the common case in large
+    // renders) normalizes to the same value: normalize it once, and the answer is a no-op.
+    let same_render = outcome.is_none()
+        && e0.is_some_and(|e| e.manifests.len() == 1)
+        && e1.is_some_and(|e| e.manifests.len() == 1)
+        && m0.zip(m1).is_some_and(|(a, b)| a.object == b.object);
+    let n0 = m0
+        .filter(|_| !same_render)
+        .map(|m| take(normalize(&m.object, kind, Side::Desired, &ctx), &mut notes));
     let n1 = m1.map(|m| take(normalize(&m.object, kind, Side::Desired, &ctx), &mut notes));
     let nl = live_raw.map(|l| take(normalize(l, kind, Side::Live, &ctx), &mut notes));
     draft.notes = notes;
@@ -815,8 +856,7 @@ fn plan_key(
     let intent_changes = |draft: &mut Draft| {
         if let (Some(b), Some(d)) = (&n0v, &n1v) {
             let c = compute_patch(kind, Some(b), d, b, None, &api_version, opts, &ctx);
-            draft.before_doc = Some(b.clone());
-            draft.after_doc = Some(c.predicted.clone());
+            draft.set_docs(Some(b), Some(&c.predicted));
             draft.changes = c
                 .changes
                 .into_iter()
@@ -842,10 +882,11 @@ fn plan_key(
     }
     match (outcome, &n1v) {
         // No cluster: the intent diff D0 → D1.
+        (None, Some(_)) if same_render => {}
         (None, Some(d)) => match &n0v {
             None => {
                 draft.action = Action::Create;
-                draft.after_doc = Some(d.clone());
+                draft.set_docs(None, Some(d));
                 draft.changes = additions(kind, d)
                     .into_iter()
                     .map(|c| (c, ChangeOrigin::Mr, None))
@@ -898,7 +939,7 @@ fn plan_key(
         }
         (Some(LiveOutcome::Absent), Some(d)) => {
             draft.action = Action::Create;
-            draft.after_doc = Some(d.clone());
+            draft.set_docs(None, Some(d));
             let origin = match &n0v {
                 None => ChangeOrigin::Mr,
                 Some(b) if sem_eq(kind, b, d, &[]) => ChangeOrigin::Drift,
@@ -928,7 +969,7 @@ fn plan_key(
         {
             let _ = message;
             draft.action = Action::Create;
-            draft.after_doc = Some(d.clone());
+            draft.set_docs(None, Some(d));
             draft
                 .notes
                 .push("its CustomResourceDefinition is created by this change".to_owned());
@@ -964,6 +1005,9 @@ fn plan_key(
     }
     draft.notes.sort();
     draft.notes.dedup();
+    if same_render && opts.keep_state && draft.listed(opts) {
+        n0v.clone_from(&n1v);
+    }
     if opts.keep_state {
         draft.state.base = n0v;
         draft.state.desired = n1v;
@@ -1034,8 +1078,7 @@ fn finish_patch(
         draft.origin = aggregate(changes.iter().map(|c| c.1));
     }
     draft.changes = changes;
-    draft.before_doc = Some(live.clone());
-    draft.after_doc = Some(c.predicted.clone());
+    draft.set_docs(Some(live), Some(&c.predicted));
     draft.state.predicted = Some(c.predicted);
     draft.state.removed = c.removals.removed;
     draft.state.released = c.removals.released;
@@ -1076,7 +1119,7 @@ fn deletion(draft: &mut Draft, obj: &Value, live_raw: Option<&Value>, opts: &Dif
         }
     }
     draft.action = Action::Delete;
-    draft.before_doc = Some(obj.clone());
+    draft.set_docs(Some(obj), None);
 }
 
 /// A draft with masked change values and masked before/after documents.
@@ -1090,10 +1133,8 @@ fn mask_draft(mut d: Draft, redactor: &mut Redactor) -> Masked {
     let kind = Kind::new(&kind_owned.0, &kind_owned.1);
     let mut seen = Vec::new();
     // Documents for the text diff and patch view: list-sorted, sensitive values masked.
-    let raw_before = d.before_doc.take();
-    let raw_after = d.after_doc.take();
-    let mut before = raw_before.clone();
-    let mut after = raw_after.clone();
+    let mut before = d.before_doc.take();
+    let mut after = d.after_doc.take();
     for doc in [&mut before, &mut after].into_iter().flatten() {
         sort_lists(kind, doc);
         if let Value::Object(m) = doc
@@ -1105,28 +1146,7 @@ fn mask_draft(mut d: Draft, redactor: &mut Redactor) -> Masked {
             );
         }
     }
-    if let Some(b) = &mut before {
-        mask_pair(
-            kind,
-            &mut Vec::new(),
-            &mut Vec::new(),
-            b,
-            raw_after.as_ref(),
-            MARK_BEFORE,
-            &mut seen,
-        );
-    }
-    if let Some(a) = &mut after {
-        mask_pair(
-            kind,
-            &mut Vec::new(),
-            &mut Vec::new(),
-            a,
-            raw_before.as_ref(),
-            MARK_AFTER,
-            &mut seen,
-        );
-    }
+    mask::mask_pair(kind, &[], before.as_mut(), after.as_mut(), &mut seen);
     let mut changes = Vec::with_capacity(d.changes.len());
     let mut raw_changes = std::mem::take(&mut d.changes);
     raw_changes.sort_by(|a, b| a.0.path.cmp(&b.0.path));
@@ -1151,27 +1171,9 @@ fn mask_draft(mut d: Draft, redactor: &mut Redactor) -> Masked {
                 rc.after.as_ref().map(|_| Value::Null),
             )
         } else {
-            let mask =
-                |v: &Option<Value>, other: &Option<Value>, marker: &str, seen: &mut Vec<String>| {
-                    v.clone().map(|mut v| {
-                        let mut path = rc.path.clone();
-                        let mut fields = field_names(&rc.path);
-                        mask_pair(
-                            kind,
-                            &mut path,
-                            &mut fields,
-                            &mut v,
-                            other.as_ref(),
-                            marker,
-                            seen,
-                        );
-                        v
-                    })
-                };
-            (
-                mask(&rc.before, &rc.after, MARK_BEFORE, &mut seen),
-                mask(&rc.after, &rc.before, MARK_AFTER, &mut seen),
-            )
+            let (mut b, mut a) = (rc.before.clone(), rc.after.clone());
+            mask::mask_pair(kind, &rc.path, b.as_mut(), a.as_mut(), &mut seen);
+            (b, a)
         };
         changes.push(Change {
             path: display(&rc.path),
@@ -1195,77 +1197,6 @@ fn mask_draft(mut d: Draft, redactor: &mut Redactor) -> Masked {
     d.before_doc = before;
     d.after_doc = after;
     Masked { draft: d, changes }
-}
-
-/// Replace sensitive scalars in `v` with markers: [`MARK_SENSITIVE`] when the other side
-/// holds the same value, `marker` otherwise.
-fn mask_pair(
-    kind: Kind<'_>,
-    path: &mut Path,
-    fields: &mut Vec<String>,
-    v: &mut Value,
-    other: Option<&Value>,
-    marker: &str,
-    seen: &mut Vec<String>,
-) {
-    match v {
-        Value::Object(m) => {
-            for (k, c) in m.iter_mut() {
-                path.push(Seg::Field(k.clone()));
-                fields.push(k.clone());
-                let o = other.and_then(|o| o.get(k));
-                mask_pair(kind, path, fields, c, o, marker, seen);
-                fields.pop();
-                path.pop();
-            }
-        }
-        Value::Array(items) => {
-            let fs: Vec<&str> = fields.iter().map(String::as_str).collect();
-            let lt = schema::list_type(kind, &fs);
-            let other_items = other.and_then(Value::as_array);
-            // The other side's item keys, computed once per list rather than per item.
-            let other_keys: Vec<Option<String>> = match (lt, other_items) {
-                (ListType::Map(keys), Some(os)) => {
-                    os.iter().map(|o| crate::path::item_key(keys, o)).collect()
-                }
-                _ => Vec::new(),
-            };
-            for (i, it) in items.iter_mut().enumerate() {
-                let seg = match lt {
-                    ListType::Map(keys) => {
-                        crate::path::item_key(keys, it).map_or(Seg::Index(i), Seg::Key)
-                    }
-                    ListType::Set => Seg::Value(crate::path::canonical_json(it)),
-                    ListType::Atomic => match it.get("name").and_then(Value::as_str) {
-                        Some(n) => Seg::Key(
-                            serde_json::to_string(&serde_json::json!({ "name": n }))
-                                .unwrap_or_default(),
-                        ),
-                        None => Seg::Index(i),
-                    },
-                };
-                let o = other_items.and_then(|os| match (&seg, lt) {
-                    (Seg::Key(k), ListType::Map(_)) => other_keys
-                        .iter()
-                        .position(|ok| ok.as_deref() == Some(k.as_str()))
-                        .map(|j| &os[j]),
-                    _ => os.get(i),
-                });
-                path.push(seg);
-                mask_pair(kind, path, fields, it, o, marker, seen);
-                path.pop();
-            }
-        }
-        scalar => {
-            if redact::is_sensitive(kind, path, scalar) {
-                if let Value::String(s) = scalar {
-                    seen.push(s.clone());
-                }
-                let same = other.is_some_and(|o| o == scalar);
-                *scalar = Value::String(if same { MARK_SENSITIVE } else { marker }.to_owned());
-            }
-        }
-    }
 }
 
 fn pointer_of(kind: Kind<'_>, doc: &Value, path: &[Seg]) -> String {

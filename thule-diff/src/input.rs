@@ -184,8 +184,22 @@ pub fn skip_identical<'a>(
     base: Vec<RawDoc<'a>>,
     desired: Vec<RawDoc<'a>>,
 ) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, usize) {
-    let base_hashes: Vec<u64> = base.iter().map(|d| fast_hash(d.text.as_bytes())).collect();
-    let desired_digests = digest_documents(&desired);
+    let hash_base = || -> Vec<u64> { base.iter().map(|d| fast_hash(d.text.as_bytes())).collect() };
+    let bytes: usize = base.iter().chain(&desired).map(|d| d.text.len()).sum();
+    // Large renders: hash the two sides on two threads.
+    let (base_hashes, desired_digests) =
+        if crate::par::threads_for(0, bytes, PARALLEL_MIN_BYTES) > 1 {
+            std::thread::scope(|s| {
+                let base_side = s.spawn(hash_base);
+                let desired_digests = digest_documents(&desired);
+                let base_hashes = base_side
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (base_hashes, desired_digests)
+            })
+        } else {
+            (hash_base(), digest_documents(&desired))
+        };
     skip_identical_digested(base, &base_hashes, desired, &desired_digests)
 }
 
@@ -233,30 +247,51 @@ fn skip_identical_digested<'a>(
 
 /// Parse documents into manifests (`List` kinds flattened, empty documents skipped).
 ///
+/// Large inputs are parsed on one thread per core (documents are independent); the result,
+/// and the error reported when several documents are bad, are those of a sequential parse.
+///
 /// # Errors
 /// The first YAML or manifest error, naming file and line.
 pub fn parse_documents(docs: &[RawDoc<'_>]) -> Result<Vec<Manifest>, InputError> {
     let opts = ParseOptions::default();
+    let bytes: usize = docs.iter().map(|d| d.text.len()).sum();
+    let threads = crate::par::threads_for(0, bytes, PARALLEL_MIN_BYTES)
+        .min(crate::par::threads_for(0, docs.len(), 1));
+    let (parsed, _) = crate::par::map_with(
+        docs.iter().collect(),
+        threads,
+        || (),
+        |(), d| parse_one(d, &opts),
+    );
     let mut out = Vec::with_capacity(docs.len());
-    for d in docs {
-        let parsed = parse_str(d.text, d.file, &opts).map_err(|mut e| {
-            e.line += d.line - 1;
-            e
-        })?;
-        for (i, doc) in parsed.into_iter().enumerate() {
-            if doc.value.is_null() {
-                continue;
-            }
-            let line = d.line + doc.start.line.saturating_sub(1);
-            for value in flatten_lists(doc.value) {
-                let origin = Origin {
-                    project: String::new(),
-                    source: d.file.to_owned(),
-                    document: d.index + i,
-                    line,
-                };
-                out.push(Manifest::from_value(value, origin)?);
-            }
+    for p in parsed {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+/// Below this many bytes of YAML, input passes stay on the calling thread.
+const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+
+fn parse_one(d: &RawDoc<'_>, opts: &ParseOptions) -> Result<Vec<Manifest>, InputError> {
+    let parsed = parse_str(d.text, d.file, opts).map_err(|mut e| {
+        e.line += d.line - 1;
+        e
+    })?;
+    let mut out = Vec::with_capacity(1);
+    for (i, doc) in parsed.into_iter().enumerate() {
+        if doc.value.is_null() {
+            continue;
+        }
+        let line = d.line + doc.start.line.saturating_sub(1);
+        for value in flatten_lists(doc.value) {
+            let origin = Origin {
+                project: String::new(),
+                source: d.file.to_owned(),
+                document: d.index + i,
+                line,
+            };
+            out.push(Manifest::from_value(value, origin)?);
         }
     }
     Ok(out)

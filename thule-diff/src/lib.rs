@@ -85,8 +85,10 @@
 pub mod engine;
 pub mod fields;
 pub mod input;
+mod mask;
 pub mod merge;
 pub mod normalize;
+mod par;
 pub mod path;
 pub mod plan;
 pub mod quantity;

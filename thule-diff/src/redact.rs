@@ -141,47 +141,83 @@ pub fn sensitive_value(s: &str) -> bool {
     s.len() >= 10 && VALUE_PATTERNS.is_match(s)
 }
 
+/// What [`is_sensitive`] reads of a path; walkers that do not build [`Seg`] paths fill it in
+/// directly (see [`PathFacts::of`] for the meaning of each field).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PathFacts<'a> {
+    /// The first segment, when it is a field.
+    pub first: Option<&'a str>,
+    /// How many segments the path has.
+    pub len: usize,
+    /// The last segment, when it is a field.
+    pub last: Option<&'a str>,
+    /// When the segment before the last is a list item keyed by `name` alone
+    /// (`env[name=X].value`): that name. Only read when the last field is `value`.
+    pub item_name: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl<'a> PathFacts<'a> {
+    /// The facts of a path.
+    pub fn of(path: &'a [Seg]) -> Self {
+        let field = |s: Option<&'a Seg>| match s {
+            Some(Seg::Field(n)) => Some(n.as_str()),
+            _ => None,
+        };
+        let last = field(path.last());
+        let item_name = if last == Some("value") && path.len() >= 2 {
+            match path.get(path.len() - 2) {
+                Some(key @ Seg::Key(json)) if key_fields(key) == ["name"] => {
+                    match serde_json::from_str::<Value>(json) {
+                        Ok(Value::Object(m)) => m
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .map(|n| std::borrow::Cow::Owned(n.to_owned())),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        Self {
+            first: field(path.first()),
+            len: path.len(),
+            last,
+            item_name,
+        }
+    }
+}
+
 /// Whether the scalar at `path` of an object of `kind` is sensitive.
 pub fn is_sensitive(kind: Kind<'_>, path: &[Seg], value: &Value) -> bool {
+    is_sensitive_at(kind, &PathFacts::of(path), value)
+}
+
+/// [`is_sensitive`] on the facts of a path.
+pub fn is_sensitive_at(kind: Kind<'_>, at: &PathFacts<'_>, value: &Value) -> bool {
+    let secret_data = kind.group.is_empty()
+        && kind.kind == "Secret"
+        && matches!(at.first, Some("data" | "stringData"))
+        && at.len >= 2;
     let Value::String(s) = value else {
         // Non-string Secret data is still Secret data.
-        return secret_data_path(kind, path);
+        return secret_data;
     };
-    if secret_data_path(kind, path) {
+    if secret_data {
         return true;
     }
-    let last = match path.last() {
-        Some(Seg::Field(n)) => n.as_str(),
-        _ => "",
-    };
+    let last = at.last.unwrap_or("");
     // env[name=X].value
-    if last == "value"
-        && path.len() >= 2
-        && let Some(key @ Seg::Key(json)) = path.get(path.len() - 2)
-        && key_fields(key) == ["name"]
-        && let Ok(Value::Object(m)) = serde_json::from_str::<Value>(json)
-        && m.get("name")
-            .and_then(Value::as_str)
-            .is_some_and(sensitive_key)
-    {
+    if last == "value" && at.len >= 2 && at.item_name.as_deref().is_some_and(sensitive_key) {
         return true;
     }
     let keyed_kind = !kind.builtin || (kind.group.is_empty() && kind.kind == "ConfigMap");
-    if keyed_kind
-        && !matches!(path.first(), Some(Seg::Field(f)) if f == "metadata")
-        && sensitive_key(last)
-        && !reference_key(last, s)
+    if keyed_kind && at.first != Some("metadata") && sensitive_key(last) && !reference_key(last, s)
     {
         return true;
     }
     sensitive_value(s)
-}
-
-fn secret_data_path(kind: Kind<'_>, path: &[Seg]) -> bool {
-    kind.group.is_empty()
-        && kind.kind == "Secret"
-        && matches!(path.first(), Some(Seg::Field(f)) if f == "data" || f == "stringData")
-        && path.len() >= 2
 }
 
 /// The taint set: secret values that must not appear in any output text.
@@ -201,6 +237,11 @@ impl Redactor {
         if value.len() >= MIN_SCRUB_LEN && !value.contains(SCRUBBED) {
             self.values.push(value.to_owned());
         }
+    }
+
+    /// Take over every value of `other` (the taint set of another pass over other objects).
+    pub fn absorb(&mut self, other: Redactor) {
+        self.values.extend(other.values);
     }
 
     /// Sort longest first and drop duplicates; call after the last [`Redactor::add`].

@@ -130,6 +130,30 @@ fn check_pair(pair: &str) -> Result<()> {
         "{pair}: same JSON"
     );
 
+    // The per-object passes on one thread and on three: the same plan, byte for byte
+    // (no-ops listed too, so that rendering runs in parallel as well).
+    let mut plans = Vec::new();
+    for threads in [1, 3] {
+        let opts = DiffOptions {
+            threads,
+            include_noop: true,
+            ..DiffOptions::default()
+        };
+        let p = diff(&DiffInput {
+            base: Some(&base),
+            desired: &desired,
+            live: None,
+            inventory: None,
+            identical_skipped: 0,
+            options: &opts,
+        })?;
+        plans.push((
+            thule_diff::render::to_json(&p),
+            thule_diff::render::to_markdown(&p),
+        ));
+    }
+    assert_eq!(plans[0], plans[1], "{pair}: same plan on 1 and 3 threads");
+
     // Each patch of the ground truth is exactly the described edit.
     for o in plan.objects.iter().filter(|o| o.action == Action::Patch) {
         assert!(!o.changes.is_empty());

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use thule_core::config::Applier;
 use thule_diff::normalize::{NormalizeContext, Side, normalize};
 use thule_diff::schema::Kind;
-use thule_diff::{Action, ChangeOrigin};
+use thule_diff::{Action, ChangeOrigin, DiffOptions};
 
 fn cpu() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -240,6 +240,25 @@ proptest! {
         prop_assert!(!all_outputs(&plan).contains(v.as_str()));
         let plan = run_many(&ctx(Applier::Flux), vec![sec(&w)], vec![], None);
         prop_assert!(!all_outputs(&plan).contains(w.as_str()));
+    }
+
+    /// Equal renders (no cluster) take a shortcut: one normalization, no comparison. The
+    /// plan must be the one the full comparison gives for the same object written
+    /// differently (lists permuted), state included.
+    #[test]
+    fn equal_renders_shortcut_matches_the_full_comparison(d in arb_deployment(), seed in any::<u64>()) {
+        let mut shuffled = d.clone();
+        shuffle_lists(&mut shuffled, seed);
+        let opts = DiffOptions { include_noop: true, ..ctx(Applier::Flux) };
+        let same = run(&opts, Some(d.clone()), Some(d.clone()), Live::NoCluster);
+        let full = run(&opts, Some(d.clone()), Some(shuffled), Live::NoCluster);
+        prop_assert_eq!(same.summary.noop, 1);
+        prop_assert_eq!(thule_diff::render::to_json(&same), thule_diff::render::to_json(&full));
+        let (a, b) = (only(&same), only(&full));
+        let (sa, sb) = (a.state.as_deref().expect("state"), b.state.as_deref().expect("state"));
+        // The normalized sides keep desired list order, so only the base sides compare.
+        prop_assert_eq!(&sa.base, &sb.base);
+        prop_assert!(sa.base.is_some() && sa.base == sa.desired);
     }
 
     /// P5: when base and desired are equal, every change is drift.
