@@ -59,6 +59,9 @@ pub struct DiffOptions {
     /// Compute the per-object views: `textDiff`, `jsonPatch` and change `pointer`s. The text
     /// renderer prints none of them, so `thule diff --format text` switches them off.
     pub views: bool,
+    /// With `views`, also compute each object's `jsonPatch` (the JSON format prints it; the
+    /// Markdown comment shows only the text diff, so `thule diff --format markdown` skips it).
+    pub patch_view: bool,
     /// Keep [`ObjectPlan::state`] (normalized sides and `P`) for a risk pass; off saves memory
     /// and time when only the rendered plan is needed.
     pub keep_state: bool,
@@ -83,6 +86,7 @@ impl Default for DiffOptions {
             include_noop: false,
             context_lines: 3,
             views: true,
+            patch_view: true,
             keep_state: true,
             threads: 0,
         }
@@ -360,7 +364,8 @@ fn managed_fields(live_raw: &Value, manager: &str) -> Managed {
 }
 
 struct Computed {
-    predicted: Value,
+    /// `P`; `None` when it is the desired render itself (no live state to merge with).
+    predicted: Option<Value>,
     changes: Vec<RawChange>,
     removals: Removals,
     implied: Vec<Path>,
@@ -455,6 +460,7 @@ fn compute_patch(
     }
     let implied = apply_discriminators(kind, &mut predicted);
     let (changes, cn) = compare(kind, nl, &predicted);
+    let predicted = Some(predicted);
     Computed {
         predicted,
         changes,
@@ -856,7 +862,7 @@ fn plan_key(
     let intent_changes = |draft: &mut Draft| {
         if let (Some(b), Some(d)) = (&n0v, &n1v) {
             let c = compute_patch(kind, Some(b), d, b, None, &api_version, opts, &ctx);
-            draft.set_docs(Some(b), Some(&c.predicted));
+            draft.set_docs(Some(b), Some(c.predicted.as_ref().unwrap_or(d)));
             draft.changes = c
                 .changes
                 .into_iter()
@@ -891,7 +897,6 @@ fn plan_key(
                     .into_iter()
                     .map(|c| (c, ChangeOrigin::Mr, None))
                     .collect();
-                draft.state.predicted = Some(d.clone());
             }
             // Equal renders: nothing to compute (the common case for large renders).
             Some(b) if b == d => {}
@@ -900,7 +905,7 @@ fn plan_key(
                 // P = prune(merge(n0, n1), F(n0) − F(n1)) is n1: compare directly.
                 let (changes, notes) = compare(kind, b, d);
                 let c = Computed {
-                    predicted: d.clone(),
+                    predicted: None,
                     changes,
                     removals: Removals::default(),
                     implied: Vec::new(),
@@ -908,7 +913,7 @@ fn plan_key(
                     notes: Vec::new(),
                     mode: ApplyMode::Intent,
                 };
-                finish_patch(&mut draft, kind, c, b, None);
+                finish_patch(&mut draft, kind, c, b, d, None);
             }
         },
         (None, None) => {
@@ -917,25 +922,16 @@ fn plan_key(
             }
         }
         (Some(LiveOutcome::Found(_)), Some(d)) => {
-            let l = nlv.clone().unwrap_or_default();
-            let c = compute_patch(
-                kind,
-                n0v.as_ref(),
-                d,
-                &l,
-                live_raw,
-                &api_version,
-                opts,
-                &ctx,
-            );
-            finish_patch(&mut draft, kind, c, &l, n0v.as_ref().map(|b| (b, d)));
+            let l = nlv.as_ref().unwrap_or(&Value::Null);
+            let c = compute_patch(kind, n0v.as_ref(), d, l, live_raw, &api_version, opts, &ctx);
+            finish_patch(&mut draft, kind, c, l, d, n0v.as_ref().map(|b| (b, d)));
         }
         (Some(LiveOutcome::Found(_)), None) => {
-            let l = nlv.clone().unwrap_or_default();
+            let l = nlv.as_ref().unwrap_or(&Value::Null);
             if n0v.is_none() && input.inventory.is_some() {
                 draft.origin = ChangeOrigin::Drift;
             }
-            deletion(&mut draft, &l, live_raw, opts);
+            deletion(&mut draft, l, live_raw, opts);
         }
         (Some(LiveOutcome::Absent), Some(d)) => {
             draft.action = Action::Create;
@@ -950,7 +946,6 @@ fn plan_key(
                 .into_iter()
                 .map(|c| (c, origin, None))
                 .collect();
-            draft.state.predicted = Some(d.clone());
         }
         (Some(LiveOutcome::Absent), None) => {
             if n0v.is_some() {
@@ -1036,6 +1031,7 @@ fn finish_patch(
     kind: Kind<'_>,
     c: Computed,
     live: &Value,
+    desired: &Value,
     base_and_desired: Option<(&Value, &Value)>,
 ) {
     // How removals were predicted matters only when something is removed or changes.
@@ -1078,8 +1074,8 @@ fn finish_patch(
         draft.origin = aggregate(changes.iter().map(|c| c.1));
     }
     draft.changes = changes;
-    draft.set_docs(Some(live), Some(&c.predicted));
-    draft.state.predicted = Some(c.predicted);
+    draft.set_docs(Some(live), Some(c.predicted.as_ref().unwrap_or(desired)));
+    draft.state.predicted = c.predicted;
     draft.state.removed = c.removals.removed;
     draft.state.released = c.removals.released;
     draft.state.mode = c.mode;
@@ -1260,13 +1256,17 @@ fn render_object(m: Masked, redactor: &Redactor, opts: &DiffOptions) -> ObjectPl
                     )
                     .to_string()
             };
-            let empty = merge::empty_object();
-            let patch =
-                json_patch::diff(b.as_ref().unwrap_or(&empty), a.as_ref().unwrap_or(&empty));
-            let patch = serde_json::to_value(&patch)
-                .ok()
-                .and_then(|v| v.as_array().cloned())
-                .unwrap_or_default();
+            let patch = if opts.patch_view {
+                let empty = merge::empty_object();
+                let patch =
+                    json_patch::diff(b.as_ref().unwrap_or(&empty), a.as_ref().unwrap_or(&empty));
+                match serde_json::to_value(&patch) {
+                    Ok(Value::Array(ops)) => ops,
+                    _ => Vec::new(),
+                }
+            } else {
+                Vec::new()
+            };
             (text, patch)
         }
     };

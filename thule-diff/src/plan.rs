@@ -204,7 +204,8 @@ pub struct ObjectState {
     pub desired: Option<Value>,
     /// `nl`: normalized live object.
     pub live: Option<Value>,
-    /// `P`: predicted live after the apply.
+    /// `P`: predicted live after the apply, when it differs from `desired`; `None` when `P`
+    /// is the desired render itself (no live state to merge with: intent diffs, creates).
     pub predicted: Option<Value>,
     /// The raw live object as read (with managedFields), if any.
     pub live_raw: Option<Value>,

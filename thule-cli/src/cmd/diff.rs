@@ -180,6 +180,7 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
             .or_else(|| live.as_ref().map(|_| "default".to_owned())),
         include_noop: args.all,
         views: args.format != Format::Text,
+        patch_view: args.format == Format::Json,
         // The risk pass reads the normalized sides.
         keep_state: true,
         ..DiffOptions::default()

@@ -340,11 +340,14 @@ impl Overrides {
 pub fn assess(plan: &mut Plan, ctx: &RiskContext<'_>) -> RiskReport {
     let overrides = Overrides::new(&ctx.rules);
     let world = world::World::build(plan, ctx);
-    let outcomes: Vec<Outcome> = plan
-        .objects
-        .iter()
-        .map(|o| evaluate(&View::new(o), &world, ctx))
-        .collect();
+    // Objects are evaluated independently; many of them are spread over the cores.
+    let threads = crate::par::threads_for(0, plan.objects.len(), 64);
+    let (outcomes, _): (Vec<Outcome>, _) = crate::par::map_with(
+        plan.objects.iter().collect(),
+        threads,
+        || (),
+        |(), o| evaluate(&View::new(o), &world, ctx),
+    );
     let mut report = RiskReport {
         disabled: overrides.disabled.iter().cloned().collect(),
         warnings: overrides.warnings.clone(),
