@@ -349,14 +349,17 @@ fn canon<'a>(
             }
         }
         Value::Object(m) => {
-            let mut res = Map::new();
-            for (k, child) in m {
-                fields.push(k.as_str());
-                if let Some(c) = canon(child, kind, side, fields, out) {
-                    res.insert(k.clone(), c);
-                }
-                fields.pop();
-            }
+            // Collected rather than inserted one by one: the keys come sorted, and a map
+            // built from a sorted sequence is built in bulk.
+            let res: Map<String, Value> = m
+                .iter()
+                .filter_map(|(k, child)| {
+                    fields.push(k.as_str());
+                    let c = canon(child, kind, side, fields, out);
+                    fields.pop();
+                    Some((k.clone(), c?))
+                })
+                .collect();
             if res.is_empty() && schema::empty_map_is_absent(kind, fields) {
                 return None;
             }

@@ -6,12 +6,14 @@
 //! sequences not indented under their key, no anchors or tags. Strings are plain only when a
 //! YAML 1.1 reader would read them back as the same string.
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 use thule_core::yaml::resolve_plain;
 
 /// Print one value as a YAML document (no `---`, final newline).
 pub fn to_yaml(v: &Value) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(2048);
     match v {
         Value::Object(m) if !m.is_empty() => emit_map(&mut out, m, 0, Level::Top),
         Value::Array(a) if !a.is_empty() => emit_seq(&mut out, a, 0),
@@ -41,29 +43,42 @@ enum Level {
     Other,
 }
 
-fn ordered_keys(m: &Map<String, Value>, level: Level) -> Vec<&String> {
+/// The entries of `m` in printing order: the level's leading keys, then the rest sorted
+/// (a `Map` iterates sorted).
+fn for_each_entry<'m>(
+    m: &'m Map<String, Value>,
+    level: Level,
+    mut f: impl FnMut(&'m String, &'m Value),
+) {
     let first: &[&str] = match level {
         Level::Top => &["apiVersion", "kind", "metadata"],
         Level::Metadata => &["name", "namespace", "labels", "annotations"],
-        Level::Other => &[],
+        Level::Other => {
+            for (k, v) in m {
+                f(k, v);
+            }
+            return;
+        }
     };
-    let mut keys: Vec<&String> = Vec::with_capacity(m.len());
-    for f in first {
-        if let Some((k, _)) = m.get_key_value(*f) {
-            keys.push(k);
+    for key in first {
+        if let Some((k, v)) = m.get_key_value(*key) {
+            f(k, v);
         }
     }
-    for k in m.keys() {
+    for (k, v) in m {
         if !first.contains(&k.as_str()) {
-            keys.push(k);
+            f(k, v);
         }
     }
-    keys
 }
 
 fn indent(out: &mut String, n: usize) {
-    for _ in 0..n {
-        out.push(' ');
+    const SPACES: &str = "                                                                ";
+    let mut n = n;
+    while n > 0 {
+        let step = n.min(SPACES.len());
+        out.push_str(&SPACES[..step]);
+        n -= step;
     }
 }
 
@@ -82,7 +97,7 @@ fn emit_map_entries(
     first: &mut bool,
     inline_first: bool,
 ) {
-    for k in ordered_keys(m, level) {
+    for_each_entry(m, level, |k, v| {
         if !(*first && inline_first) {
             indent(out, ind);
         }
@@ -92,28 +107,26 @@ fn emit_map_entries(
         } else {
             Level::Other
         };
-        let mut key = String::new();
-        emit_string(&mut key, k, true);
-        if key.len() > 1000 {
+        let key_start = out.len();
+        emit_string(out, k, true);
+        if out.len() - key_start > 1000 {
             // YAML limits implicit keys to 1024 characters: use an explicit `? key` entry.
-            out.push_str("? ");
-            out.push_str(&key);
+            out.insert_str(key_start, "? ");
             out.push('\n');
             indent(out, ind);
             out.push(':');
-            match &m[k.as_str()] {
+            match v {
                 Value::Array(a) if !a.is_empty() => {
                     out.push('\n');
                     emit_seq(out, a, ind + 2);
                 }
                 v => emit_after_key(out, v, ind, child_level),
             }
-            continue;
+            return;
         }
-        out.push_str(&key);
         out.push(':');
-        emit_after_key(out, &m[k.as_str()], ind, child_level);
-    }
+        emit_after_key(out, v, ind, child_level);
+    });
 }
 
 fn emit_after_key(out: &mut String, v: &Value, ind: usize, level: Level) {
@@ -163,7 +176,9 @@ fn emit_scalar_inline(out: &mut String, v: &Value, block_indent: usize) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
         Value::String(s) => {
             if s.contains('\n') && block_ok(s) {
                 emit_block(out, s, block_indent);
