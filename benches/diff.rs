@@ -4,6 +4,9 @@
 //!
 //! `cargo bench -p thule-benches --bench diff`. The whole-process group runs the `thule`
 //! binary when it is found (`THULE_BIN`, else `$CARGO_TARGET_DIR/release/thule`).
+//!
+//! Parsing and normalize+diff use every core for large inputs, as `thule diff` does; for
+//! single-core figures run the bench under `taskset -c 0`.
 
 use std::fmt::Write as _;
 use std::hint::black_box;

@@ -19,8 +19,15 @@
 //!   is the same in base and desired are paired by a fast whole-text hash plus a byte compare
 //!   and never parsed (`thule diff` on the 619-object fleet pair parses 31 changed objects).
 //! - Options worth knowing: `ignore` (JSON pointers, managers) and `ignore_paths` (thule path
-//!   syntax, parsed by [`path::parse`]); `views` (text diff, JSON patch, pointers) and
-//!   `keep_state` (the risk pass's inputs) cost time and memory and can be switched off.
+//!   syntax, parsed by [`path::parse`]); `views` (text diff, JSON patch, pointers),
+//!   `patch_view` and `keep_state` (the risk pass's inputs) cost time and memory and can be
+//!   switched off; `threads` bounds the threads of large diffs.
+//! - Large inputs use every core: objects are planned, masked and rendered on scoped threads
+//!   (`DiffOptions::threads`, 0 = all), documents are parsed and hashed likewise, and risk
+//!   checks run per object. Results are put back in input order and the secret taint set is
+//!   complete before any text is scrubbed, so the output is byte-identical on any count.
+//!   Without live state, base and desired documents that are equal as parsed are normalized
+//!   once and are no-ops without a comparison.
 //!
 //! ## How an object is decided (spec §2.2)
 //! Every side is normalized ([`normalize`]: strip server fields, Quantity/number/base64
