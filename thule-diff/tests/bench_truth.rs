@@ -71,6 +71,23 @@ fn found(plan: &thule_diff::Plan) -> BTreeSet<Key> {
         .collect()
 }
 
+/// The render-against-render diff (no cluster).
+fn intent_diff(
+    base: &[thule_diff::Manifest],
+    desired: &[thule_diff::Manifest],
+    identical_skipped: usize,
+    options: &DiffOptions,
+) -> Result<thule_diff::Plan> {
+    Ok(diff(&DiffInput {
+        base: Some(base),
+        desired,
+        live: None,
+        inventory: None,
+        identical_skipped,
+        options,
+    })?)
+}
+
 fn check_pair(pair: &str) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let base_text = gunzip(
@@ -87,14 +104,7 @@ fn check_pair(pair: &str) -> Result<()> {
     // Full parse of both sides.
     let base = parse_stream(&base_text, "base.yaml")?;
     let desired = parse_stream(&mod_text, "modified.yaml")?;
-    let plan = diff(&DiffInput {
-        base: Some(&base),
-        desired: &desired,
-        live: None,
-        inventory: None,
-        identical_skipped: 0,
-        options: &opts,
-    })?;
+    let plan = intent_diff(&base, &desired, 0, &opts)?;
     assert_eq!(found(&plan), want, "{pair}: full parse");
     assert!(
         plan.objects
@@ -114,14 +124,7 @@ fn check_pair(pair: &str) -> Result<()> {
     );
     let base2 = parse_documents(&b)?;
     let desired2 = parse_documents(&d)?;
-    let plan2 = diff(&DiffInput {
-        base: Some(&base2),
-        desired: &desired2,
-        live: None,
-        inventory: None,
-        identical_skipped: skipped,
-        options: &opts,
-    })?;
+    let plan2 = intent_diff(&base2, &desired2, skipped, &opts)?;
     assert_eq!(found(&plan2), want, "{pair}: fast path");
     assert_eq!(plan2.summary, plan.summary, "{pair}: same counts");
     assert_eq!(
@@ -139,14 +142,7 @@ fn check_pair(pair: &str) -> Result<()> {
             include_noop: true,
             ..DiffOptions::default()
         };
-        let p = diff(&DiffInput {
-            base: Some(&base),
-            desired: &desired,
-            live: None,
-            inventory: None,
-            identical_skipped: 0,
-            options: &opts,
-        })?;
+        let p = intent_diff(&base, &desired, 0, &opts)?;
         plans.push((
             thule_diff::render::to_json(&p),
             thule_diff::render::to_markdown(&p),
