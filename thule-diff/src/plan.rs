@@ -166,6 +166,33 @@ pub enum Severity {
     Blocker,
 }
 
+impl Severity {
+    /// The lower-case name, as printed and as written in `thule.yaml` (`medium`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+            Severity::Blocker => "blocker",
+        }
+    }
+
+    /// Parse a severity name as written in `thule.yaml` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Severity> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "info" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            "blocker" => Severity::Blocker,
+            _ => return None,
+        })
+    }
+}
+
 /// A risk flag (filled by the risk pass; the diff engine leaves `risks` empty).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Risk {

@@ -112,19 +112,6 @@ pub fn risks_by_severity(o: &ObjectPlan) -> Vec<&crate::plan::Risk> {
     risks
 }
 
-/// A severity's name as printed (`medium`).
-pub fn severity_name(s: crate::plan::Severity) -> &'static str {
-    use crate::plan::Severity;
-    match s {
-        Severity::Info => "info",
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-        Severity::Critical => "critical",
-        Severity::Blocker => "blocker",
-    }
-}
-
 fn summary_line(plan: &Plan) -> String {
     let s = plan.summary;
     format!(
@@ -165,7 +152,7 @@ pub fn text_object(
         let _ = writeln!(
             out,
             "{indent}  ! {} {}: {}",
-            severity_name(r.severity),
+            r.severity.name(),
             r.id,
             r.message
         );
@@ -218,7 +205,7 @@ pub fn markdown_object(o: &ObjectPlan) -> String {
         let _ = writeln!(
             out,
             "- **{}** {}: {}",
-            severity_name(r.severity),
+            r.severity.name(),
             r.id,
             md_escape(&r.message)
         );

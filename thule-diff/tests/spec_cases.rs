@@ -10,10 +10,6 @@ use serde_json::{Value, json};
 use thule_core::config::Applier;
 use thule_diff::{Action, ChangeOrigin, Detail};
 
-fn fk() -> thule_diff::DiffOptions {
-    ctx(Applier::Flux)
-}
-
 fn ac() -> thule_diff::DiffOptions {
     ctx(Applier::Argocd)
 }
@@ -30,28 +26,6 @@ fn flux_labels() -> std::collections::BTreeMap<String, String> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect()
-}
-
-fn with_labels(mut v: Value, labels: &std::collections::BTreeMap<String, String>) -> Value {
-    for (k, val) in labels {
-        v["metadata"]["labels"][k] = json!(val);
-    }
-    v
-}
-
-/// Diff desired (also the base) against a server-like live copy of `live_desired` owned by
-/// the Flux manager.
-fn fk_against(live_desired: &Value, desired: Value) -> thule_diff::Plan {
-    let live = server_like(
-        live_desired,
-        Some(("kustomize-controller", fields_v1_of(live_desired))),
-    );
-    run(
-        &fk(),
-        Some(desired.clone()),
-        Some(desired),
-        Live::Found(live),
-    )
 }
 
 fn assert_noop(plan: &thule_diff::Plan) {

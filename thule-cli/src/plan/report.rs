@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use serde_json::{Value, json};
-use thule_diff::render::{TextStyle, markdown_object, severity_name, text_object};
+use thule_diff::render::{TextStyle, markdown_object, text_object};
 use thule_diff::{
     Action, DiffInput, DiffOptions, ObjectKey, ObjectPlan, Op, Plan, RiskContext, Severity, Summary,
 };
@@ -366,7 +366,7 @@ pub fn markdown_blocks(plan: &MrPlan) -> Vec<String> {
             s.delete,
             s.replace,
             s.noop,
-            p.highest_risk().map_or("-", severity_name),
+            p.highest_risk().map_or("-", Severity::name),
             status
         );
     }
@@ -379,7 +379,7 @@ pub fn markdown_blocks(plan: &MrPlan) -> Vec<String> {
                     r.severity,
                     format!(
                         "| {} | {} | {} | `{}` | {} |",
-                        severity_name(r.severity),
+                        r.severity.name(),
                         r.id,
                         md(&p.name),
                         md(&o.key.to_string()),

@@ -68,7 +68,7 @@ use thule_core::{Manifest, ObjectKey};
 
 use crate::plan::{Action, Detail, ObjectPlan, ObjectState, Plan, Risk, Severity};
 
-pub use rules::{Category, RULES, RuleInfo, parse_severity, rule, rules_markdown, severity_str};
+pub use rules::{Category, RULES, RuleInfo, rule, rules_markdown};
 
 /// Facts read from the cluster (read-only) that the diff inputs do not hold.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -185,7 +185,7 @@ pub fn validate_overrides(
             continue;
         }
         if let Some(s) = &o.severity
-            && parse_severity(s).is_none()
+            && Severity::parse(s).is_none()
         {
             errs.push(RiskConfigError::UnknownSeverity {
                 id: id.clone(),
@@ -326,7 +326,7 @@ impl Overrides {
             if r.enabled == Some(false) {
                 o.disabled.insert(id.clone());
             }
-            if let Some(s) = r.severity.as_deref().and_then(parse_severity) {
+            if let Some(s) = r.severity.as_deref().and_then(Severity::parse) {
                 o.severity.insert(id.clone(), s);
             }
         }

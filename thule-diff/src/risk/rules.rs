@@ -500,35 +500,6 @@ pub fn rule(id: &str) -> Option<&'static RuleInfo> {
     RULES.iter().find(|r| r.id == id)
 }
 
-fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-        Severity::Critical => "critical",
-        Severity::Blocker => "blocker",
-    }
-}
-
-/// The lower-case name of a severity (`info` … `blocker`).
-pub fn severity_str(s: Severity) -> &'static str {
-    severity_name(s)
-}
-
-/// Parse a severity name as written in `thule.yaml` (case-insensitive).
-pub fn parse_severity(s: &str) -> Option<Severity> {
-    Some(match s.to_ascii_lowercase().as_str() {
-        "info" => Severity::Info,
-        "low" => Severity::Low,
-        "medium" => Severity::Medium,
-        "high" => Severity::High,
-        "critical" => Severity::Critical,
-        "blocker" => Severity::Blocker,
-        _ => return None,
-    })
-}
-
 /// `docs/risk-rules.md`: the rule table as Markdown.
 pub fn rules_markdown() -> String {
     let mut out = String::new();
@@ -554,7 +525,7 @@ pub fn rules_markdown() -> String {
             out,
             "| `{}` | {} | {} | {} |",
             r.id,
-            severity_name(r.severity),
+            r.severity.name(),
             r.category.as_str(),
             r.description.replace('|', "\\|")
         );

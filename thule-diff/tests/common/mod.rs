@@ -48,6 +48,34 @@ pub fn ctx(applier: Applier) -> DiffOptions {
     }
 }
 
+/// Flux (server-side apply) options of the spec §9 context.
+pub fn fk() -> DiffOptions {
+    ctx(Applier::Flux)
+}
+
+/// Diff desired (also the base) against a server-like live copy of `live_desired` owned by
+/// the Flux manager.
+pub fn fk_against(live_desired: &Value, desired: Value) -> Plan {
+    let live = server_like(
+        live_desired,
+        Some(("kustomize-controller", fields_v1_of(live_desired))),
+    );
+    run(
+        &fk(),
+        Some(desired.clone()),
+        Some(desired),
+        Live::Found(live),
+    )
+}
+
+/// `v` with these labels added.
+pub fn with_labels(mut v: Value, labels: &BTreeMap<String, String>) -> Value {
+    for (k, val) in labels {
+        v["metadata"]["labels"][k] = json!(val);
+    }
+    v
+}
+
 /// Run one diff over single objects.
 pub fn run(opts: &DiffOptions, base: Option<Value>, desired: Option<Value>, live: Live) -> Plan {
     run_many(

@@ -28,25 +28,8 @@ fn run(
     crate::common::run(opts, base, desired, live)
 }
 
-fn fk() -> DiffOptions {
-    ctx(Applier::Flux)
-}
-
 fn ac() -> DiffOptions {
     ctx(Applier::Argocd)
-}
-
-fn fk_against(live_desired: &Value, desired: Value) -> thule_diff::Plan {
-    let live = server_like(
-        live_desired,
-        Some(("kustomize-controller", fields_v1_of(live_desired))),
-    );
-    run(
-        &fk(),
-        Some(desired.clone()),
-        Some(desired),
-        Live::Found(live),
-    )
 }
 
 #[test]

@@ -12,10 +12,6 @@ use thule_diff::{Action, DiffOptions, LiveOutcome, Plan, Severity};
 use crate::common::*;
 use crate::support::*;
 
-fn fk() -> DiffOptions {
-    ctx(Applier::Flux)
-}
-
 fn a(plan: Plan) -> Plan {
     assessed(plan).0
 }

@@ -86,14 +86,6 @@ pub fn flux_labels(name: &str) -> BTreeMap<String, String> {
     .collect()
 }
 
-/// `v` with these labels.
-pub fn with_labels(mut v: Value, labels: &BTreeMap<String, String>) -> Value {
-    for (k, val) in labels {
-        v["metadata"]["labels"][k] = json!(val);
-    }
-    v
-}
-
 /// `v` with this annotation.
 pub fn annotate(mut v: Value, k: &str, val: &str) -> Value {
     v["metadata"]["annotations"][k] = json!(val);
