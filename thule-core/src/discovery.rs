@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::config::{
     ConfigError, ConfigLayers, MrOverride, PROJECT_FILE, ProjectConfig, REPO_FILE, RenderMode,
-    parse_project_file, resolve_project,
+    apply_overrides, parse_project_file, resolve_project,
 };
 use crate::repo::{RepoTree, join_in_repo, slash};
 use crate::yaml::{self, ParseOptions};
@@ -164,6 +164,17 @@ pub fn load_projects(
     let mut errors = Vec::new();
     let mut projects: Vec<ProjectConfig> = Vec::new();
     let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
+    // MR overrides are the same for every project: check them once (allow-list and types,
+    // against the merged defaults), and on refusal plan without them, so that the refusal is
+    // reported once rather than by every project.
+    let overrides = match apply_overrides(layers.defaults(), overrides, &layers.allowed_overrides())
+    {
+        Ok(_) => overrides,
+        Err(e) => {
+            errors.push(e);
+            &[]
+        }
+    };
     for file in tree.files() {
         if file.file_name().and_then(|n| n.to_str()) != Some(PROJECT_FILE) {
             continue;
@@ -220,10 +231,6 @@ pub fn load_projects(
         projects.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(projects)
     } else {
-        // An error that is not about one project (a refused MR override) comes back from every
-        // project; say it once.
-        let mut seen = std::collections::BTreeSet::new();
-        errors.retain(|e| seen.insert(e.to_string()));
         Err(DiscoveryError::Config(errors))
     }
 }

@@ -1,11 +1,11 @@
 //! A fast reader for the block-style YAML that renderers print.
 //!
 //! `helm template`, `kustomize build` and `kubectl get -o yaml` all print the same narrow
-//! subset of YAML: block mappings and sequences, single-line plain and quoted scalars, literal
-//! block scalars and small flow collections on one line. This module reads exactly that
-//! subset, line by line, straight into JSON values, several times faster than the general
-//! event parser. On anything else (anchors, tags, multi-line plain or quoted scalars, folded
-//! scalars, tabs, unusual indentation, duplicate keys, any error) it gives up and returns
+//! subset of YAML: block mappings and sequences, plain and quoted scalars (folded over lines),
+//! literal block scalars and small flow collections on one line. This module reads exactly
+//! that subset, line by line, straight into JSON values, several times faster than the
+//! general event parser. On anything else (anchors, tags, folded `>` scalars, escaped line
+//! breaks, tabs, unusual indentation, duplicate keys, any error) it gives up and returns
 //! `None`, and the caller parses the text with the general parser, which also produces the
 //! located error messages. The fast reader therefore never decides what a document means on
 //! its own where the general parser might disagree: differential tests and the `yaml_parse`
@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Document, Position, is_indicator, resolve_plain};
+use super::{Document, Position, is_indicator, key_string, resolve_plain};
 
 /// Why the fast reader stopped: the text is outside its subset (not necessarily invalid).
 struct Bail;
@@ -47,8 +47,7 @@ impl Line<'_> {
 
     /// A block sequence entry: `-` followed by a space or the end of the line.
     fn is_entry(&self) -> bool {
-        let b = self.text.as_bytes();
-        b.first() == Some(&b'-') && matches!(b.get(1), None | Some(b' '))
+        self.text.starts_with('-') && !dash_scalar(self.text.as_bytes())
     }
 
     /// A document marker (`---` or `...` at column 0, followed by a blank or the end).
@@ -319,10 +318,8 @@ impl<'a> Reader<'a> {
                 end_of_line(&seg[end..])?;
                 return Ok(out);
             }
-            // The line ended inside the scalar; `seg` had its trailing blanks removed.
-            if seg.ends_with('\\') && double {
-                return Err(Bail);
-            }
+            // The line ended inside the scalar (`seg` had its trailing blanks removed; an
+            // escaped line break, a final lone backslash, was refused by `dq_segment`).
             let mut breaks = 0usize;
             let next = loop {
                 let l = *self.lines.get(self.at).ok_or(Bail)?;
@@ -515,11 +512,7 @@ fn split_key(text: &str) -> R<Option<(String, &str)>> {
         Some(b'"' | b'\'') => {
             // A quoted scalar that does not close on this line is not a key (it may be a
             // multi-line value).
-            let Ok((key, after)) = (if b[0] == b'"' {
-                double_quoted(text)
-            } else {
-                single_quoted(text)
-            }) else {
+            let Ok((key, after)) = closed_quoted(text, b[0] == b'"') else {
                 return Ok(None);
             };
             let after_blank = after.trim_start_matches(' ');
@@ -530,7 +523,7 @@ fn split_key(text: &str) -> R<Option<(String, &str)>> {
         }
         // `-x` starts a plain scalar; `?x`, `:x` and the other indicators are left to the
         // general parser.
-        Some(b'-') if !matches!(b.get(1), None | Some(b' ')) => {}
+        Some(b'-') if dash_scalar(b) => {}
         Some(c) if is_indicator(*c) => return Ok(None),
         Some(_) => {}
     }
@@ -544,19 +537,7 @@ fn split_key(text: &str) -> R<Option<(String, &str)>> {
             }
         } else if matches!(b.get(at + 1), None | Some(b' ')) {
             let key = text[..at].trim_end_matches(' ');
-            // Only plain scalars starting with a digit, sign, dot, `~` or the first letter of
-            // a YAML 1.1 boolean/null word can resolve to anything but themselves.
-            if key.as_bytes()[0].is_ascii_alphabetic()
-                && !b"yYnNoOtTfF".contains(&key.as_bytes()[0])
-            {
-                return Ok(Some((key.to_owned(), &text[at + 1..])));
-            }
-            let value = resolve_plain(key).map_err(|_| Bail)?;
-            let key = match value {
-                Value::String(s) => s,
-                Value::Null => "null".to_owned(),
-                other => other.to_string(),
-            };
+            let key = key_string(resolve_plain(key).map_err(|_| Bail)?);
             return Ok(Some((key, &text[at + 1..])));
         }
         i = at + 1;
@@ -568,7 +549,7 @@ fn split_key(text: &str) -> R<Option<(String, &str)>> {
 /// comment ended it.
 fn plain_text(text: &str, continuation: bool) -> R<(&str, bool)> {
     let b = text.as_bytes();
-    if !continuation && is_indicator(b[0]) && !(b[0] == b'-' && b.len() > 1 && b[1] != b' ') {
+    if !continuation && is_indicator(b[0]) && !dash_scalar(b) {
         return Err(Bail);
     }
     let mut end = b.len();
@@ -599,17 +580,22 @@ fn end_of_line(rest: &str) -> R<()> {
     }
 }
 
-/// A double-quoted scalar that closes on the same line: its value and the text after it.
-fn double_quoted(text: &str) -> R<(String, &str)> {
-    let mut out = String::new();
-    let end = dq_segment(&text[1..], &mut out)?.ok_or(Bail)?;
-    Ok((out, &text[1 + end..]))
+/// `-x`: a dash that starts a plain scalar (a dash followed by a blank or nothing is a
+/// sequence entry instead).
+fn dash_scalar(b: &[u8]) -> bool {
+    b.first() == Some(&b'-') && !matches!(b.get(1), None | Some(b' '))
 }
 
-/// A single-quoted scalar that closes on the same line: its value and the text after it.
-fn single_quoted(text: &str) -> R<(String, &str)> {
+/// A double- or single-quoted scalar that closes on the same line: its value and the text
+/// after it.
+fn closed_quoted(text: &str, double: bool) -> R<(String, &str)> {
     let mut out = String::new();
-    let end = sq_segment(&text[1..], &mut out)?.ok_or(Bail)?;
+    let end = if double {
+        dq_segment(&text[1..], &mut out)?
+    } else {
+        sq_segment(&text[1..], &mut out)?
+    }
+    .ok_or(Bail)?;
     Ok((out, &text[1 + end..]))
 }
 
@@ -717,12 +703,12 @@ impl Flow<'_> {
         let rest = &self.s[self.at..];
         match rest.as_bytes().first() {
             Some(b'"') => {
-                let (v, after) = double_quoted(rest)?;
+                let (v, after) = closed_quoted(rest, true)?;
                 self.at = self.s.len() - after.len();
                 Ok(Value::String(v))
             }
             Some(b'\'') => {
-                let (v, after) = single_quoted(rest)?;
+                let (v, after) = closed_quoted(rest, false)?;
                 self.at = self.s.len() - after.len();
                 Ok(Value::String(v))
             }
@@ -798,22 +784,19 @@ impl Flow<'_> {
             return Ok(Value::Object(map));
         }
         loop {
-            self.skip_blanks();
-            let key = match self.scalar()? {
-                Value::String(s) => s,
-                Value::Null => "null".to_owned(),
-                other => other.to_string(),
-            };
+            let key = key_string(self.scalar()?);
             self.expect(b':')?;
             // `{a:b}` reads differently in YAML versions: require the blank.
             if self.s.as_bytes().get(self.at) != Some(&b' ') {
                 return Err(Bail);
             }
-            if key == "<<" || map.contains_key(&key) {
+            if key == "<<" {
                 return Err(Bail);
             }
-            let value = self.node()?;
-            map.insert(key, value);
+            let serde_json::map::Entry::Vacant(slot) = map.entry(key) else {
+                return Err(Bail);
+            };
+            slot.insert(self.node()?);
             if self.separator(b'}')? {
                 return Ok(Value::Object(map));
             }
@@ -871,14 +854,10 @@ mod tests {
             "a:\n  {}\nb:\n  - 1\n",
             "a: |2\n   x\n\n    \nb:\n  c: |2-\n\n\n      y\n  d: |+2\n    z\n\n",
             "a: \"one\n  \\ two\\ \\_\"\nb: x\n  \"y\" `z` 'w' }} -d\n",
-            "a: x: \n",
+            "a: \"ends in a backslash \\\\\n  next\"\n",
         ];
         for text in accepted {
-            if text == "a: x: \n" {
-                assert!(!check(text), "{text}");
-            } else {
-                assert!(check(text), "the fast reader should take:\n{text}");
-            }
+            assert!(check(text), "the fast reader should take:\n{text}");
         }
     }
 
@@ -907,6 +886,8 @@ mod tests {
             "a: @x\n",
             "a:\n  - 1\n - 2\n",
             "a: b # c\n    d: 1\n",
+            "a: x: \n",
+            "a: \"escaped \\\n  line break\"\n",
         ];
         for text in declined {
             assert!(!check(text), "the fast reader should decline:\n{text}");
@@ -977,9 +958,13 @@ mod tests {
             "argocd-ha-base",
             "argocd-ha-modified",
         ] {
-            let Some(text) = gunzip(&bench.join(format!("{name}.yaml.gz"))) else {
-                continue;
-            };
+            let path = bench.join(format!("{name}.yaml.gz"));
+            let text = gunzip(&path).unwrap_or_else(|| {
+                panic!(
+                    "{} is needed (the shared benchmark renders beside the repository)",
+                    path.display()
+                )
+            });
             for doc in documents(&text) {
                 rendered.1 += 1;
                 if check(&doc) {
@@ -994,14 +979,12 @@ mod tests {
                 check(&doc);
             }
         }
-        if rendered.1 > 0 {
-            assert!(
-                rendered.0 * 100 >= rendered.1 * 95,
-                "the fast reader took only {} of {} rendered documents",
-                rendered.0,
-                rendered.1
-            );
-        }
+        assert!(
+            rendered.0 * 100 >= rendered.1 * 95,
+            "the fast reader took only {} of {} rendered documents",
+            rendered.0,
+            rendered.1
+        );
     }
 
     fn line() -> impl Strategy<Value = String> {
@@ -1225,7 +1208,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
         /// Random manifests-like trees in rendered style: the fast reader agrees with the
-        /// general parser on every one it takes, and it takes most of them.
+        /// general parser on every one it takes (how many real renders it takes is asserted
+        /// by `agrees_on_every_rendered_document_and_takes_nearly_all`).
         #[test]
         fn random_trees_read_the_same_either_way(t in tree(), root_seq in any::<bool>()) {
             let root = match t {

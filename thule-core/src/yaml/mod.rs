@@ -521,12 +521,7 @@ impl<'o> Builder<'o> {
             return self.set_key(MERGE_KEY.to_owned(), at);
         }
         let value = resolve_scalar(text, style, tag).map_err(|m| self.err(at, m))?;
-        let key = match value {
-            Value::String(s) => s,
-            Value::Null => "null".to_owned(),
-            other => other.to_string(),
-        };
-        self.set_key(key, at)
+        self.set_key(key_string(value), at)
     }
 
     fn set_key(&mut self, key: String, at: Position) -> Result<(), YamlError> {
@@ -666,11 +661,29 @@ pub fn is_indicator(c: u8) -> bool {
     )
 }
 
+/// A mapping key as a JSON object key: strings as they are, other scalars printed
+/// (`null`, `true`, `1`).
+pub(crate) fn key_string(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        Value::Null => "null".to_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// Resolve a plain scalar from the YAML 1.1 table of go-yaml v2.
 ///
 /// # Errors
 /// Returns a message for non-finite numbers, which JSON cannot represent.
 pub fn resolve_plain(text: &str) -> Result<Value, String> {
+    // Only plain scalars starting with a digit, sign, dot, `~` or the first letter of a
+    // YAML 1.1 boolean/null word can resolve to anything but themselves.
+    if let Some(&first) = text.as_bytes().first()
+        && first.is_ascii_alphabetic()
+        && !b"yYnNoOtTfF".contains(&first)
+    {
+        return Ok(Value::String(text.to_owned()));
+    }
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Ok(Value::Null),
         "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
