@@ -18,6 +18,8 @@ use std::path::{Component, Path, PathBuf};
 use sha2::{Digest, Sha256};
 use thule_core::ParseOptions;
 
+use crate::RenderError;
+
 /// A content hash identifying one render's complete input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CacheKey(pub [u8; 32]);
@@ -46,16 +48,21 @@ impl Fingerprint {
     }
 
     /// Hash a repository-relative file: its path and its bytes (or that it is missing).
-    pub(crate) fn file(&mut self, repo_root: &Path, rel: &Path) {
+    /// Returns whether the file is a symbolic link that leaves the repository (its bytes are
+    /// then not read, so the key cannot follow them: the caller must refuse the render).
+    #[must_use]
+    pub(crate) fn file(&mut self, repo_root: &Path, rel: &Path) -> bool {
         let label = rel_label(rel);
         match read_in_repo(repo_root, rel) {
             Ok(bytes) => {
                 self.field("file", label.as_bytes());
                 self.field("bytes", &bytes);
+                false
             }
             Err(e) => {
                 self.field("unreadable", label.as_bytes());
                 self.field("error", format!("{:?}", e.kind()).as_bytes());
+                leaves_repository(&e)
             }
         }
     }
@@ -100,6 +107,36 @@ pub(crate) fn normalize_rel(path: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
+/// The error of reading through a symbolic link that leaves the repository.
+#[derive(Debug)]
+struct LeavesRepository;
+
+impl fmt::Display for LeavesRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("it is a symbolic link that leaves the repository")
+    }
+}
+
+impl std::error::Error for LeavesRepository {}
+
+/// Whether `e` is [`read_in_repo`] refusing a link that leaves the repository.
+fn leaves_repository(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<LeavesRepository>())
+}
+
+/// The render error for an input that is a symbolic link leaving the repository: thule
+/// refuses such inputs for every kind of project, since neither thule nor the cache key can
+/// follow them (and a tool would read a file outside what the merge request shows).
+pub(crate) fn escaping_link(rel: &Path) -> RenderError {
+    RenderError::Read {
+        path: rel_label(rel),
+        message: "it is a symbolic link that leaves the repository; thule reads only files \
+                  inside the repository, so replace the link with the file"
+            .to_owned(),
+    }
+}
+
 /// Read a repository file, refusing symbolic links that resolve outside the repository and
 /// anything that is not a regular file (a link to `/dev/zero` must not hang a render).
 pub(crate) fn read_in_repo(repo_root: &Path, rel: &Path) -> io::Result<Vec<u8>> {
@@ -108,7 +145,7 @@ pub(crate) fn read_in_repo(repo_root: &Path, rel: &Path) -> io::Result<Vec<u8>> 
     if !real.starts_with(&root) {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
-            "it is a symbolic link that leaves the repository",
+            LeavesRepository,
         ));
     }
     if !std::fs::metadata(&real)?.is_file() {
@@ -178,20 +215,25 @@ fn walk_into(
     Ok(())
 }
 
-/// Hash every file under a repository-relative directory (or the file itself).
-pub(crate) fn hash_tree(f: &mut Fingerprint, repo_root: &Path, rel: &Path) -> io::Result<()> {
+/// Hash every file under a repository-relative directory (or the file itself); returns the
+/// symbolic links among them that leave the repository (see [`escaping_link`]).
+pub(crate) fn hash_tree(
+    f: &mut Fingerprint,
+    repo_root: &Path,
+    rel: &Path,
+) -> io::Result<Vec<PathBuf>> {
     if repo_root.join(rel).is_dir() {
         let walk = walk_files(repo_root, rel)?;
         for file in walk.files {
-            f.file(repo_root, &file);
+            // Files of the walk stay inside the repository.
+            let _ = f.file(repo_root, &file);
         }
-        for link in walk.escaping {
-            f.field("escaping-link", rel_label(&link).as_bytes());
-        }
+        Ok(walk.escaping)
+    } else if f.file(repo_root, rel) {
+        Ok(vec![rel.to_owned()])
     } else {
-        f.file(repo_root, rel);
+        Ok(Vec::new())
     }
-    Ok(())
 }
 
 /// The kustomization file names kustomize accepts, in its order of preference.

@@ -19,7 +19,7 @@ use thule_core::{Origin, ParseOptions};
 
 use crate::engine::{Blame, Job, Objects, Prepared, RenderEngine, ToolOutputKind};
 use crate::error::RenderError;
-use crate::fingerprint::{Fingerprint, hash_tree, rel_label};
+use crate::fingerprint::{Fingerprint, escaping_link, hash_tree, rel_label};
 use crate::model::ToolInfo;
 use crate::objects::collect_value;
 use crate::tool::ToolRunner;
@@ -96,12 +96,19 @@ pub(crate) fn prepare<T: ToolRunner>(
     key.field("project", project.name.as_bytes());
     key.field("tool", tool.to_string().as_bytes());
     key.field("invocation", inv.label().as_bytes());
-    if let Err(e) = hash_tree(&mut key, root, &chart) {
+    let mut escaping = hash_tree(&mut key, root, &chart).unwrap_or_else(|e| {
         key.field("unreadable", chart_label.as_bytes());
         key.field("error", e.to_string().as_bytes());
-    }
+        Vec::new()
+    });
     for v in &values {
-        key.file(root, v);
+        if key.file(root, v) {
+            escaping.push(v.clone());
+        }
+    }
+    // helm would read through the link, where neither thule nor the cache key can follow.
+    if let Some(link) = escaping.first() {
+        return Err(escaping_link(link));
     }
     Ok(Prepared {
         tool,

@@ -17,7 +17,7 @@ use thule_core::config::ProjectConfig;
 use crate::engine::{Blame, Job, KustomizeTool, Objects, Prepared, RenderEngine, ToolOutputKind};
 use crate::error::RenderError;
 use crate::fingerprint::{
-    Fingerprint, KUSTOMIZATION_FILES, hash_tree, kustomize_inputs, rel_label,
+    Fingerprint, KUSTOMIZATION_FILES, escaping_link, hash_tree, kustomize_inputs, rel_label,
 };
 use crate::model::ToolInfo;
 use crate::objects::{Source, collect};
@@ -94,9 +94,18 @@ pub(crate) fn prepare<T: ToolRunner>(
     }
     key.field("invocation", inv.label().as_bytes());
     for input in kustomize_inputs(root, &dir) {
-        if let Err(e) = hash_tree(&mut key, root, &input) {
-            key.field("unreadable", rel_label(&input).as_bytes());
-            key.field("error", e.to_string().as_bytes());
+        match hash_tree(&mut key, root, &input) {
+            // kustomize would read through the link, where neither thule nor the cache key
+            // can follow.
+            Ok(escaping) => {
+                if let Some(link) = escaping.first() {
+                    return Err(escaping_link(link));
+                }
+            }
+            Err(e) => {
+                key.field("unreadable", rel_label(&input).as_bytes());
+                key.field("error", e.to_string().as_bytes());
+            }
         }
     }
     Ok(Prepared {

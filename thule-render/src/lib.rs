@@ -46,8 +46,11 @@
 //!   number of cores (configurable), and keeps input order.
 //! - Tools run with a cleared environment and proxies pointing at a closed port, so a render
 //!   cannot depend on the user's shell or reach the network; kustomize runs with load
-//!   restrictions on and plugins off, helm renders local charts only. thule itself never
-//!   reads through a symbolic link that leaves the repository, nor a non-regular file.
+//!   restrictions on and plugins off, helm renders local charts only. A project whose
+//!   inputs (manifests, chart files, kustomize inputs) include a symbolic link that leaves
+//!   the repository fails, whatever its kind: the tool would read a file the merge request
+//!   does not show, and the cache key could not follow it. thule never reads a non-regular
+//!   file.
 //!
 //! Rendering is synchronous: tools are processes, and the work is CPU- and process-bound. An
 //! async caller runs [`Renderer::render_all`] on a blocking thread.

@@ -14,7 +14,7 @@ use thule_core::config::ProjectConfig;
 
 use crate::engine::{Job, Objects, Prepared, RenderEngine};
 use crate::error::RenderError;
-use crate::fingerprint::{Fingerprint, read_in_repo, rel_label, walk_files};
+use crate::fingerprint::{Fingerprint, escaping_link, read_in_repo, rel_label, walk_files};
 use crate::model::ToolInfo;
 use crate::objects::{Source, collect};
 use crate::tool::ToolRunner;
@@ -40,12 +40,7 @@ pub(crate) fn prepare<T: ToolRunner>(
             !is_hidden(l, &path) && (has_manifest_extension(l) || root.join(l).is_dir())
         };
         if let Some(link) = walk.escaping.iter().find(|l| would_read(l)) {
-            return Err(RenderError::Read {
-                path: rel_label(link),
-                message: "it is a symbolic link that leaves the repository; thule reads only \
-                          files inside the repository, so replace the link with the file"
-                    .to_owned(),
-            });
+            return Err(escaping_link(link));
         }
         walk.files
             .into_iter()

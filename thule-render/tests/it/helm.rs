@@ -129,3 +129,40 @@ fn crds_are_included_only_by_option() -> Result<()> {
     assert_eq!(out.objects.len(), 5);
     Ok(())
 }
+
+/// A chart file or kustomize input that is a symbolic link out of the repository fails the
+/// render the way a plain manifest does: the tool would read a file the merge request does
+/// not show, and the cache key could not follow its changes. (Configured paths, such as
+/// values files, are already refused when the configuration loads.)
+#[cfg(unix)]
+#[test]
+fn a_link_out_of_the_repository_fails_helm_and_kustomize_projects() -> Result<()> {
+    let outside = tempfile::tempdir()?;
+    let repo = crate::support::fixture_copy()?;
+    let moved = |rel: &str| -> Result<()> {
+        let inside = repo.path().join(rel);
+        let out = outside.path().join(rel.replace('/', "_"));
+        std::fs::rename(&inside, &out)?;
+        std::os::unix::fs::symlink(&out, &inside)?;
+        Ok(())
+    };
+    let reason = |rel: &str| {
+        format!(
+            "cannot read `{rel}`: it is a symbolic link that leaves the repository; thule reads \
+             only files inside the repository, so replace the link with the file"
+        )
+    };
+    moved("helm/web/templates/service.yaml")?;
+    let r = engine(repo.path()).render(&project(repo.path(), "web")?);
+    assert_eq!(
+        crate::support::failure_reason(&r)?,
+        reason("helm/web/templates/service.yaml")
+    );
+    moved("kustomize/base/deployment.yaml")?;
+    let r = engine(repo.path()).render(&project(repo.path(), "api-prod")?);
+    assert_eq!(
+        crate::support::failure_reason(&r)?,
+        reason("kustomize/base/deployment.yaml")
+    );
+    Ok(())
+}
