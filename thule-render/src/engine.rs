@@ -387,6 +387,13 @@ impl<T: ToolRunner> RenderEngine<T> {
         }
     }
 
+    /// Run at most this many projects at once (at least one).
+    #[must_use]
+    pub fn with_jobs(mut self, jobs: usize) -> Self {
+        self.options = self.options.jobs(jobs);
+        self
+    }
+
     /// Use this cache (for example one shared between engines, or persisted).
     #[must_use]
     pub fn with_cache(mut self, cache: Arc<dyn RenderCache>) -> Self {

@@ -218,25 +218,28 @@ pub async fn gather(request: &PlanRequest) -> anyhow::Result<Gathered> {
         Some(_) => planned.iter().filter_map(|(_, _, b)| b.clone()).collect(),
         None => Vec::new(),
     };
-    // Both sides render at once, sharing the job budget (bounded by cores overall), so the
-    // tools' version queries and the tail of one side overlap with the other.
-    let both = request.base.is_some() && !base_configs.is_empty();
-    let side_jobs = if both {
-        request.jobs.div_ceil(2).max(1)
+    // With two jobs or more, both sides render at once and split the job budget, so the
+    // tools' version queries and the tail of one side overlap with the other; with one job
+    // the base renders after the head.
+    let base_work = request.base.is_some() && !base_configs.is_empty();
+    let at_once = base_work && request.jobs > 1;
+    let (head_jobs, base_jobs) = if at_once {
+        (request.jobs.div_ceil(2), request.jobs / 2)
     } else {
-        request.jobs
+        (request.jobs, request.jobs)
     };
     let head_engine = RenderEngine::new(
         ProcessRunner::new(),
         RenderOptions::new(&request.repo)
             .toolchain(request.toolchain.clone())
-            .jobs(side_jobs),
+            .jobs(head_jobs),
     );
     // The base engine shares tool versions and the content-hash cache with the head's.
     let base_engine = request
         .base
         .as_deref()
-        .map(|dir| head_engine.for_checkout(dir));
+        .filter(|_| base_work)
+        .map(|dir| head_engine.for_checkout(dir).with_jobs(base_jobs));
     let render_side = |engine: &RenderEngine<ProcessRunner>, configs: &[ProjectConfig]| {
         let renders = engine.render_all(configs);
         configs
@@ -245,15 +248,23 @@ pub async fn gather(request: &PlanRequest) -> anyhow::Result<Gathered> {
             .map(|(c, r)| (c.name.clone(), side(&r.outcome, c)))
             .collect::<BTreeMap<String, RenderSide>>()
     };
+    // The base side takes the projects in reverse order: a project that is the same in both
+    // checkouts is then rendered by one side and found in the shared cache by the other,
+    // rather than rendered by both at the same time.
+    let base_configs: Vec<ProjectConfig> = base_configs.into_iter().rev().collect();
     let (mut head_by_name, mut base_by_name) = std::thread::scope(|scope| {
-        let base = base_engine
+        let base_thread = base_engine
             .as_ref()
-            .filter(|_| both)
+            .filter(|_| at_once)
             .map(|engine| scope.spawn(|| render_side(engine, &base_configs)));
         let head = render_side(&head_engine, &head_configs);
-        let base = base
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
+        let base = match (base_thread, &base_engine) {
+            (Some(h), _) => h
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            (None, Some(engine)) => render_side(engine, &base_configs),
+            (None, None) => BTreeMap::new(),
+        };
         (head, base)
     });
     progress.say("rendered");
