@@ -65,7 +65,8 @@ pub struct OwnedQuery {
     pub kind: String,
     /// Namespace to list in; `None` lists all namespaces (or a cluster-scoped kind).
     pub namespace: Option<String>,
-    /// Label selector as `key=value` pairs, all of which must match.
+    /// Label selector as `key=value` pairs, all of which must match; empty selects every
+    /// object of the kind (the plan lists related objects for risk facts this way).
     pub labels: BTreeMap<String, String>,
 }
 
@@ -194,7 +195,8 @@ pub trait ClusterReader: Send + Sync {
             .collect())
     }
 
-    /// List objects matching an ownership label query, for deletion candidates.
+    /// List objects matching an ownership label query, for deletion candidates (or, with no
+    /// labels, every object of the kind).
     ///
     /// Every returned object carries `apiVersion` and `kind` and matches all labels of the
     /// query. Callers confirm candidates with [`ClusterReader::read`] before reporting them.

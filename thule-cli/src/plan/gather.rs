@@ -380,6 +380,7 @@ async fn read_live(
     }
     let clusters = layers.clusters();
     let mut readers: BTreeMap<String, Result<Box<dyn ClusterReader>, String>> = BTreeMap::new();
+    let mut lists: BTreeMap<String, Lists> = BTreeMap::new();
     for p in projects.iter_mut() {
         let Some(cluster) = p.config.cluster_ref.clone() else {
             continue;
@@ -396,7 +397,8 @@ async fn read_live(
                 continue;
             }
         };
-        p.live = read_project(reader.as_ref(), p).await;
+        let lists = lists.entry(cluster).or_default();
+        p.live = read_project(reader.as_ref(), p, lists).await;
     }
 }
 
@@ -444,7 +446,11 @@ async fn open_reader(
         .map_err(|e| format!("cluster `{cluster}`: {}", thule_render::chain(&e)))
 }
 
-async fn read_project(reader: &dyn ClusterReader, p: &ProjectInputs) -> LiveState {
+async fn read_project(
+    reader: &dyn ClusterReader,
+    p: &ProjectInputs,
+    lists: &mut Lists,
+) -> LiveState {
     let mut refs: BTreeMap<ObjectKey, ObjectRef> = BTreeMap::new();
     for m in rendered(&p.base).iter().chain(rendered(&p.head)) {
         refs.insert(
@@ -507,7 +513,7 @@ async fn read_project(reader: &dyn ClusterReader, p: &ProjectInputs) -> LiveStat
             }
         }
     }
-    let facts = Box::new(live_facts(reader, p, &outcomes, &owned_extra).await);
+    let facts = Box::new(live_facts(reader, p, &outcomes, &owned_extra, lists).await);
     LiveState::Read {
         source: reader.describe(),
         outcomes,
@@ -516,23 +522,36 @@ async fn read_project(reader: &dyn ClusterReader, p: &ProjectInputs) -> LiveStat
     }
 }
 
-/// List all objects of a kind (in a namespace, or cluster-wide); empty when forbidden, not
-/// served or failing: facts are best-effort, and a missing fact only weakens a risk message.
-async fn list_all(
-    reader: &dyn ClusterReader,
-    api_version: &str,
-    kind: &str,
-    namespace: Option<&str>,
-) -> Vec<Value> {
-    let query = OwnedQuery {
-        api_version: api_version.to_owned(),
-        kind: kind.to_owned(),
-        namespace: namespace.map(str::to_owned),
-        labels: BTreeMap::new(),
-    };
-    match reader.list_owned(&query).await {
-        Ok(OwnedList::Listed(objects)) => objects,
-        _ => Vec::new(),
+/// The lists already made on one cluster during this plan: projects that share a namespace
+/// list its kinds once.
+#[derive(Default)]
+struct Lists(BTreeMap<OwnedQuery, Vec<Value>>);
+
+impl Lists {
+    /// All objects of a kind (in a namespace, or cluster-wide); empty when forbidden, not
+    /// served or failing: facts are best-effort, and a missing fact only weakens a risk
+    /// message.
+    async fn all(
+        &mut self,
+        reader: &dyn ClusterReader,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> &[Value] {
+        let query = OwnedQuery {
+            api_version: api_version.to_owned(),
+            kind: kind.to_owned(),
+            namespace: namespace.map(str::to_owned),
+            labels: BTreeMap::new(),
+        };
+        if !self.0.contains_key(&query) {
+            let objects = match reader.list_owned(&query).await {
+                Ok(OwnedList::Listed(objects)) => objects,
+                _ => Vec::new(),
+            };
+            self.0.insert(query.clone(), objects);
+        }
+        &self.0[&query]
     }
 }
 
@@ -566,13 +585,14 @@ async fn live_facts(
     p: &ProjectInputs,
     outcomes: &BTreeMap<ObjectKey, LiveOutcome>,
     owned_extra: &[ObjectRef],
+    lists: &mut Lists,
 ) -> LiveFacts {
     let mut facts = LiveFacts::default();
     let head: BTreeSet<&ObjectKey> = rendered(&p.head).iter().map(|m| &m.key).collect();
     let base_keys: BTreeSet<&ObjectKey> = rendered(&p.base).iter().map(|m| &m.key).collect();
-    let removed = rendered(&p.base)
+    let removed = base_keys
         .iter()
-        .map(|m| &m.key)
+        .copied()
         .chain(owned_extra.iter().map(|r| &r.key))
         .filter(|k| !head.contains(k));
     for key in removed {
@@ -591,13 +611,14 @@ async fn live_facts(
                         .and_then(|v| v["name"].as_str())
                 });
             if let (Some(g), Some(k), Some(v)) = (group, kind, version) {
-                let n = list_all(reader, &format!("{g}/{v}"), k, None).await.len();
+                let n = lists.all(reader, &format!("{g}/{v}"), k, None).await.len();
                 facts.crd_instances.insert(key.clone(), n as u64);
             }
         } else if key.kind == "Namespace" && key.group.is_empty() {
             let mut counts = BTreeMap::new();
             for (api_version, kind) in NAMESPACE_KINDS {
-                let n = list_all(reader, api_version, kind, Some(&key.name))
+                let n = lists
+                    .all(reader, api_version, kind, Some(&key.name))
                     .await
                     .len();
                 if n > 0 {
@@ -607,30 +628,39 @@ async fn live_facts(
             facts.namespace_contents.insert(key.clone(), counts);
         }
     }
-    // The volume behind every claim the plan touches.
-    for (key, outcome) in outcomes {
-        if key.kind != "PersistentVolumeClaim" || !key.group.is_empty() {
-            continue;
-        }
-        let LiveOutcome::Found(claim) = outcome else {
-            continue;
-        };
-        let Some(volume) = claim.pointer("/spec/volumeName").and_then(Value::as_str) else {
-            continue;
-        };
-        let pv = ObjectRef {
-            api_version: "v1".to_owned(),
-            key: ObjectKey::from_api_version("v1", "PersistentVolume", "", volume),
-        };
-        if let Ok(read) = reader.read(std::slice::from_ref(&pv)).await
-            && let Some(LiveOutcome::Found(v)) = read.get(&pv.key)
-            && let Some(policy) = v
-                .pointer("/spec/persistentVolumeReclaimPolicy")
+    // The volume behind every claim the plan touches, read in one request.
+    let claims: Vec<(&ObjectKey, ObjectRef)> = outcomes
+        .iter()
+        .filter(|(key, _)| key.kind == "PersistentVolumeClaim" && key.group.is_empty())
+        .filter_map(|(key, outcome)| match outcome {
+            LiveOutcome::Found(claim) => claim
+                .pointer("/spec/volumeName")
                 .and_then(Value::as_str)
-        {
-            facts
-                .pv_reclaim_policy
-                .insert(key.clone(), policy.to_owned());
+                .map(|volume| (key, volume)),
+            _ => None,
+        })
+        .map(|(key, volume)| {
+            let pv = ObjectRef {
+                api_version: "v1".to_owned(),
+                key: ObjectKey::from_api_version("v1", "PersistentVolume", "", volume),
+            };
+            (key, pv)
+        })
+        .collect();
+    if !claims.is_empty() {
+        let pvs: Vec<ObjectRef> = claims.iter().map(|(_, pv)| pv.clone()).collect();
+        if let Ok(read) = reader.read(&pvs).await {
+            for (key, pv) in &claims {
+                if let Some(LiveOutcome::Found(v)) = read.get(&pv.key)
+                    && let Some(policy) = v
+                        .pointer("/spec/persistentVolumeReclaimPolicy")
+                        .and_then(Value::as_str)
+                {
+                    facts
+                        .pv_reclaim_policy
+                        .insert((*key).clone(), policy.to_owned());
+                }
+            }
         }
     }
     // Live workloads of the affected namespaces that neither render has.
@@ -642,13 +672,13 @@ async fn live_facts(
         .collect();
     for ns in namespaces {
         for (api_version, kind) in RELATED_KINDS {
-            for obj in list_all(reader, api_version, kind, Some(ns)).await {
+            for obj in lists.all(reader, api_version, kind, Some(ns)).await {
                 let Some(name) = obj.pointer("/metadata/name").and_then(Value::as_str) else {
                     continue;
                 };
                 let key = ObjectKey::from_api_version(api_version, kind, ns, name);
                 if !head.contains(&key) && !base_keys.contains(&key) {
-                    facts.related.push(obj);
+                    facts.related.push(obj.clone());
                 }
             }
         }
@@ -667,5 +697,71 @@ pub fn dir_label(p: &ProjectConfig) -> String {
         ".".to_owned()
     } else {
         slash(&p.dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use thule_core::cluster::ReadError;
+
+    use super::*;
+
+    /// The example's snapshot reader, counting the lists it is asked for.
+    struct Counting {
+        inner: thule_kube::SnapshotReader,
+        lists: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl ClusterReader for Counting {
+        fn describe(&self) -> String {
+            self.inner.describe()
+        }
+
+        async fn read(
+            &self,
+            objects: &[ObjectRef],
+        ) -> Result<BTreeMap<ObjectKey, LiveOutcome>, ReadError> {
+            self.inner.read(objects).await
+        }
+
+        async fn list_owned(&self, query: &OwnedQuery) -> Result<OwnedList, ReadError> {
+            self.lists.fetch_add(1, Ordering::SeqCst);
+            self.inner.list_owned(query).await
+        }
+    }
+
+    /// Projects of one cluster that share a namespace list its kinds once.
+    #[test]
+    fn a_namespace_kind_is_listed_once_per_cluster() {
+        let snapshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/snapshots/prod/shop.yaml");
+        let reader = Counting {
+            inner: thule_kube::SnapshotReader::load(&snapshot).expect("example snapshot"),
+            lists: AtomicUsize::new(0),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let mut lists = Lists::default();
+            let first = lists
+                .all(&reader, "apps/v1", "Deployment", Some("shop"))
+                .await
+                .to_vec();
+            assert!(!first.is_empty(), "the snapshot holds Deployments in shop");
+            let again = lists
+                .all(&reader, "apps/v1", "Deployment", Some("shop"))
+                .await
+                .to_vec();
+            assert_eq!(first, again);
+            assert_eq!(reader.lists.load(Ordering::SeqCst), 1);
+            lists
+                .all(&reader, "apps/v1", "Deployment", Some("other"))
+                .await;
+            assert_eq!(reader.lists.load(Ordering::SeqCst), 2);
+        });
     }
 }
