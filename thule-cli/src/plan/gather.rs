@@ -78,6 +78,9 @@ pub enum RenderSide {
         objects: Vec<Manifest>,
         /// Tool and version.
         tool: String,
+        /// What the render reported beside its objects (documents that are not objects,
+        /// objects defined twice, tool warnings), one line each.
+        notes: Vec<String>,
     },
     /// The render failed; the reason names the file and what to fix.
     Failed(String),
@@ -313,6 +316,7 @@ fn side(outcome: &RenderOutcome, config: &ProjectConfig) -> RenderSide {
         RenderOutcome::Rendered(out) => RenderSide::Rendered {
             objects: prepare(&out.objects, config),
             tool: out.meta.tool.to_string(),
+            notes: out.notes.iter().map(ToString::to_string).collect(),
         },
         RenderOutcome::Failed(f) => RenderSide::Failed(f.reason()),
     }

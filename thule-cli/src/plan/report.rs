@@ -143,7 +143,11 @@ pub fn build(request: &PlanRequest, gathered: &Gathered) -> anyhow::Result<MrPla
         let mut notes = Vec::new();
         let mut status = Status::Planned;
         let tool = match &p.head {
-            RenderSide::Rendered { tool, .. } => Some(tool.clone()),
+            RenderSide::Rendered { tool, notes: n, .. } => {
+                // What the head render said beside its objects reaches the plan.
+                notes.extend(n.iter().map(|n| format!("render: {n}")));
+                Some(tool.clone())
+            }
             _ => None,
         };
         let head: Option<&[thule_core::Manifest]> = match &p.head {

@@ -414,3 +414,40 @@ fn configuration_errors_are_errors_with_locations() {
     );
     assert!(err.contains("did you mean `helm`?"), "{err}");
 }
+
+#[test]
+fn render_notes_of_the_head_reach_the_plan() {
+    // A plain project whose head defines one object twice: the render keeps it and notes it,
+    // and the note must not stop at the renderer.
+    let namespace =
+        std::fs::read_to_string(root().join("examples/gitops/platform/monitoring/namespace.yaml"))
+            .unwrap();
+    let (_dir, head_arg) = example_head_with("platform/monitoring/again.yaml", &namespace);
+    let base_arg = root()
+        .join("examples/gitops-base")
+        .to_string_lossy()
+        .into_owned();
+    let args = ["plan", "--repo", &head_arg, "--base-path", &base_arg];
+    let plan = json_of(&thule(&with_format(&args, "json")));
+    let monitoring = plan["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "monitoring")
+        .unwrap();
+    let notes: Vec<&str> = monitoring["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("render: ") && n.contains("duplicate object")),
+        "{notes:?}"
+    );
+    // The Markdown comment shows it too.
+    let md = stdout(&thule(&with_format(&args, "markdown")));
+    assert!(md.contains("duplicate object"), "{md}");
+}
