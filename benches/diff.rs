@@ -17,7 +17,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use thule_core::Manifest;
 use thule_diff::input::{parse_documents, skip_identical, split_documents};
-use thule_diff::{DiffInput, DiffOptions, diff, render};
+use thule_diff::{DiffInput, DiffOptions, RiskContext, assess, diff, render};
 
 struct Pair {
     name: &'static str,
@@ -138,7 +138,7 @@ fn parse_both(p: &Pair) -> (Vec<Manifest>, Vec<Manifest>) {
 }
 
 /// The `thule diff --base --desired` pipeline in process: split, skip identical, parse the
-/// rest, diff, render.
+/// rest, diff, assess risks, render.
 fn pipeline(p: &Pair, opts: &DiffOptions) -> usize {
     let (b, d, skipped) = skip_identical(
         split_documents(&p.base, "base.yaml"),
@@ -146,7 +146,7 @@ fn pipeline(p: &Pair, opts: &DiffOptions) -> usize {
     );
     let base = parse_documents(&b).expect("parses");
     let desired = parse_documents(&d).expect("parses");
-    let plan = diff(&DiffInput {
+    let mut plan = diff(&DiffInput {
         base: Some(&base),
         desired: &desired,
         live: None,
@@ -155,6 +155,11 @@ fn pipeline(p: &Pair, opts: &DiffOptions) -> usize {
         options: opts,
     })
     .expect("diff");
+    let context = RiskContext {
+        desired: &desired,
+        ..RiskContext::default()
+    };
+    assess(&mut plan, &context);
     render::to_text(&plan).len()
 }
 
@@ -176,10 +181,11 @@ fn benches(c: &mut Criterion) {
         std::env::var_os("THULE_BENCH_OUT").map_or_else(|| dir.path().to_owned(), PathBuf::from);
     let pairs = load_pairs(&out).expect("bench inputs (shared/bench and the generator)");
     let opts = DiffOptions::default();
-    // What `thule diff --format text` runs: no text-diff / JSON-patch views.
+    // What `thule diff --format text` runs: no text-diff / JSON-patch views, the normalized
+    // sides kept for the risk pass.
     let cli_opts = DiffOptions {
         views: false,
-        keep_state: false,
+        keep_state: true,
         ..DiffOptions::default()
     };
 

@@ -202,16 +202,28 @@ impl RenderOptions {
     }
 }
 
+/// The closed local port the tools' proxies point at (the discard port); a macro so that the
+/// URL below is built from the same literal.
+macro_rules! closed_proxy {
+    () => {
+        "127.0.0.1:9"
+    };
+}
+/// The closed local port, as tool errors print it.
+const CLOSED_PROXY: &str = closed_proxy!();
+/// The same as a proxy URL.
+const CLOSED_PROXY_URL: &str = concat!("http://", closed_proxy!());
+
 /// Environment for every tool: proxies pointing at a closed local port, so any attempt to
 /// reach the network (a remote kustomize base, a chart repository) fails fast instead of
 /// making the render depend on the network. Best effort: it relies on the tools honouring
 /// the standard proxy variables, which Go's HTTP client and git do.
 const NO_NETWORK_ENV: &[(&str, &str)] = &[
-    ("HTTP_PROXY", "http://127.0.0.1:9"),
-    ("HTTPS_PROXY", "http://127.0.0.1:9"),
-    ("http_proxy", "http://127.0.0.1:9"),
-    ("https_proxy", "http://127.0.0.1:9"),
-    ("ALL_PROXY", "http://127.0.0.1:9"),
+    ("HTTP_PROXY", CLOSED_PROXY_URL),
+    ("HTTPS_PROXY", CLOSED_PROXY_URL),
+    ("http_proxy", CLOSED_PROXY_URL),
+    ("https_proxy", CLOSED_PROXY_URL),
+    ("ALL_PROXY", CLOSED_PROXY_URL),
     ("NO_PROXY", ""),
     ("GIT_TERMINAL_PROMPT", "0"),
 ];
@@ -307,7 +319,7 @@ fn better_fix(e: &ToolError) -> Option<String> {
                 .to_owned(),
         );
     }
-    if stderr.contains("proxyconnect") && stderr.contains("127.0.0.1:9") {
+    if stderr.contains("proxyconnect") && stderr.contains(CLOSED_PROXY) {
         return Some(
             "thule renders without network access; vendor the remote base or chart into the \
              repository and refer to it by path"

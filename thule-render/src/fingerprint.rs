@@ -378,6 +378,20 @@ mod tests {
         Ok(())
     }
 
+    /// A named pipe inside the repository is refused, not read (reading it would block).
+    #[cfg(unix)]
+    #[test]
+    fn a_non_regular_file_inside_the_repository_is_not_read() -> io::Result<()> {
+        let t = tempfile::tempdir()?;
+        let fifo = t.path().join("pipe.yaml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status()?;
+        assert!(made.success(), "mkfifo");
+        let err = read_in_repo(t.path(), Path::new("pipe.yaml")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(err.to_string(), "it is not a regular file");
+        Ok(())
+    }
+
     #[test]
     fn kustomize_inputs_follow_references() -> io::Result<()> {
         let t = tempfile::tempdir()?;
