@@ -10,8 +10,12 @@
 //!   [`Manifest`], a decoded object with its origin.
 //! - [`config`]: the typed configuration model (`thule.yaml`, `.thule/config.yaml`, org
 //!   defaults), layering and MR overrides.
+//! - [`ownership`]: which applier owns an object, what it stamps, what protects an object
+//!   from pruning, and the one label matcher.
 //! - [`discovery`]: the pure function from "these paths changed" to "these projects must be
 //!   planned, and why".
+//!
+//! - [`cancel`]: a cancellation token for synchronous and async code alike.
 //!
 //! The seams (traits the I/O crates implement):
 //! - [`cluster::ClusterReader`]: read-only access to live objects (`thule-kube` implements it
@@ -21,14 +25,17 @@
 //! Everything in this crate is synchronous and pure except the two async seam traits, which
 //! only declare I/O; nothing here starts a process, opens a socket or reads the clock.
 
+pub mod cancel;
 pub mod cluster;
 pub mod config;
 pub mod discovery;
 pub mod object;
+pub mod ownership;
 pub mod repo;
 pub mod vcs;
 pub mod yaml;
 
+pub use cancel::CancelToken;
 pub use cluster::{
     ClusterReader, KindScope, LiveOutcome, ObjectRef, OwnedList, OwnedQuery, ReadError,
 };
