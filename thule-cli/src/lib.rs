@@ -1,13 +1,14 @@
 //! # thule-cli
 //!
-//! The reference composition of thule's library crates, and the `thule` binary's commands.
-//! `main.rs` only parses arguments and maps results to exit codes; everything it runs is here,
-//! so embedders can call the same functions.
+//! The `thule` binary's commands and the planning pipeline they share with the webhook
+//! service and with embedders.
 //!
-//! - [`cmd`]: one module per subcommand (`diff`, `schema`, `validate`), each with its clap
-//!   `Args` and a `run` function returning the exit code.
+//! - [`pipeline`]: the one composition of thule's library crates (discover, render, read
+//!   live, diff, assess, report). No clap, no stdout/stderr, no environment reads.
+//! - [`cmd`]: one module per subcommand, each with its clap `Args` and a `run` function
+//!   returning the exit code: flags in, pipeline or library call, printing out.
 //! - [`git`]: revisions, changed paths and trees of a merge request, through the user's git.
 
 pub mod cmd;
 pub mod git;
-pub mod plan;
+pub mod pipeline;

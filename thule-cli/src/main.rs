@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Plan a merge request: discover, render, read live (read-only), diff, report.
-    Plan(thule_cli::plan::PlanArgs),
+    Plan(cmd::plan::PlanArgs),
     /// Diff rendered manifests against a base render and/or live objects.
     Diff(cmd::diff::DiffArgs),
     /// Render one project with the real tools and print its objects.
@@ -42,7 +42,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Plan(args) => thule_cli::plan::run(args),
+        Command::Plan(args) => cmd::plan::run(args),
         Command::Diff(args) => cmd::diff::run(args),
         Command::Render(args) => cmd::render::run(args),
         Command::Schema(args) => cmd::schema::run(args),

@@ -10,7 +10,7 @@ use thule_core::discovery::load_projects;
 use thule_core::repo::DiskTree;
 use thule_render::{ProcessRunner, RenderEngine, RenderOptions, RenderOutcome, Renderer};
 
-use crate::plan::toolchain_from;
+use crate::cmd::plan::toolchain_from;
 
 /// Render one project with the real tools and print its objects (canonical YAML, or JSON),
 /// with namespaces resolved as the plan resolves them. Notes (skipped non-Kubernetes files)
@@ -70,10 +70,11 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
             eprintln!("note: {note}");
         }
     }
-    let objects: Vec<serde_json::Value> = crate::plan::gather::prepare(&out.objects, project)
-        .into_iter()
-        .map(|m| m.object)
-        .collect();
+    let objects: Vec<serde_json::Value> =
+        crate::pipeline::resolve_namespaces(&out.objects, project)
+            .into_iter()
+            .map(|m| m.object)
+            .collect();
     let text = if args.format == "json" {
         let mut s = serde_json::to_string_pretty(&objects)?;
         s.push('\n');

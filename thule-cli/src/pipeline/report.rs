@@ -5,14 +5,13 @@
 //!   project and cluster, blockers and risks, per-project sections with one collapsible block
 //!   per resource (keyed changes, drift folded apart, YAML diff), failures, the read-only
 //!   disclaimer and tool versions; split into ordered parts under a size limit.
-//! - [`text`]: a terminal view, coloured unless `NO_COLOR` is set or stdout is not a terminal.
+//! - [`text`]: a terminal view, coloured when the caller asks.
 //!
 //! Every output is deterministic (no times, durations or random ids) and is scrubbed against
 //! every project's secret taint set, so a secret value quoted in an error message is redacted
 //! too.
 
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 
 use serde_json::{Value, json};
 use thule_diff::render::{TextStyle, markdown_object, text_object};
@@ -20,7 +19,8 @@ use thule_diff::{
     Action, DiffInput, DiffOptions, ObjectKey, ObjectPlan, Op, Plan, RiskContext, Severity, Summary,
 };
 
-use super::gather::{Gathered, LiveState, PlanRequest, RenderSide, cluster_label, dir_label};
+use super::PipelineError;
+use super::gather::{Gathered, LiveState, RenderSide, cluster_label, dir_label};
 
 /// The separator printed between markdown parts on stdout.
 pub const PART_SEPARATOR: &str = "\n<!-- thule: next part -->\n";
@@ -132,11 +132,21 @@ impl MrPlan {
     }
 }
 
-/// Diff every gathered project.
+/// What a run knows of itself beyond its projects, for the plan header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunMeta {
+    /// Head commit, if known.
+    pub head_sha: Option<String>,
+    /// Base commit, if known.
+    pub base_sha: Option<String>,
+}
+
+/// Diff and assess every gathered project. Pure and synchronous (CPU-bound: the pipeline
+/// runs it on the blocking pool).
 ///
 /// # Errors
 /// When a project's diff options are invalid (an ignore rule that is not a JSON pointer).
-pub fn build(request: &PlanRequest, gathered: &Gathered) -> anyhow::Result<MrPlan> {
+pub fn build(meta: &RunMeta, gathered: &Gathered) -> Result<MrPlan, PipelineError> {
     let mut projects = Vec::new();
     for p in &gathered.projects {
         let c = &p.config;
@@ -215,8 +225,10 @@ pub fn build(request: &PlanRequest, gathered: &Gathered) -> anyhow::Result<MrPla
                     identical_skipped: 0,
                     options: &options,
                 };
-                let mut plan = thule_diff::diff(&input)
-                    .map_err(|e| anyhow::anyhow!("project {}: {e}", c.name))?;
+                let mut plan = thule_diff::diff(&input).map_err(|source| PipelineError::Diff {
+                    project: c.name.clone(),
+                    source,
+                })?;
                 // The risk pass (spec §5) over the diff, with the project's rule overrides.
                 let mut ctx = RiskContext::for_project(c);
                 ctx.desired = desired;
@@ -248,8 +260,8 @@ pub fn build(request: &PlanRequest, gathered: &Gathered) -> anyhow::Result<MrPla
         });
     }
     Ok(MrPlan {
-        head_sha: request.head_sha.clone(),
-        base_sha: request.base_sha.clone(),
+        head_sha: meta.head_sha.clone(),
+        base_sha: meta.base_sha.clone(),
         projects,
         unmatched: gathered
             .unmatched
@@ -520,11 +532,6 @@ pub fn markdown_blocks(plan: &MrPlan) -> Vec<String> {
 /// The MR comment, split into ordered parts of at most `max_chars` characters.
 pub fn markdown_parts(plan: &MrPlan, max_chars: usize) -> Vec<String> {
     thule_vcs::split_markdown(&markdown_blocks(plan), max_chars, "thule plan")
-}
-
-/// Whether to colour terminal output: stdout is a terminal and `NO_COLOR` is unset.
-pub fn use_colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The plan for a terminal.

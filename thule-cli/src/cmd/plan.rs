@@ -1,24 +1,26 @@
 //! `thule plan`: the whole merge-request plan.
 //!
-//! The composition, in order: resolve the MR's base and head ([`crate::git`] or directories),
-//! discover impacted projects, render both sides, read live objects (snapshots, clusters, or
-//! nothing for an intent-only plan), diff each project, and print one report
-//! ([`report`]) as markdown (the MR comment, split into parts under a size limit), JSON or
-//! terminal text.
-
-pub mod gather;
-pub mod report;
+//! Thin over [`crate::pipeline`]: this module turns flags into a [`PlanRequest`] (git
+//! revisions or directories, changed paths) and the pipeline's seams (the real tools,
+//! snapshots or clusters, a progress line on stderr), runs it, and prints the report as
+//! markdown (the MR comment, split into parts under a size limit), JSON or terminal text.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use thule_core::cancel::CancelToken;
+use thule_core::discovery::ChangedFile;
 use thule_core::repo::DiskTree;
 use thule_render::Toolchain;
 
-use gather::{LiveSource, PlanRequest};
+use crate::pipeline::readers::{KubeReaders, SnapshotReaders};
+use crate::pipeline::{
+    Outcome, Pipeline, PlanRequest, Progress, ReaderFactory, Stage, ToolRenderers, report,
+};
 
 /// Output format of a plan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -123,28 +125,33 @@ pub fn toolchain_from(tools_dir: Option<&PathBuf>) -> Toolchain {
     }
 }
 
-fn live_source(args: &PlanArgs) -> anyhow::Result<LiveSource> {
+/// Where live objects come from: `None` for an intent-only plan.
+fn live_readers(
+    args: &PlanArgs,
+    repo: &std::path::Path,
+) -> anyhow::Result<Option<Arc<dyn ReaderFactory>>> {
     if !args.live.is_empty() && (args.kubeconfig.is_some() || !args.contexts.is_empty()) {
         bail!("use either --live snapshots or --kubeconfig/--context clusters, not both");
     }
     if !args.live.is_empty() {
-        let mut by_cluster = BTreeMap::new();
-        let mut root = None;
+        let mut snapshots = SnapshotReaders::default();
         for l in &args.live {
             match l.split_once('=') {
                 Some((cluster, path)) => {
-                    by_cluster.insert(cluster.to_owned(), PathBuf::from(path));
+                    snapshots
+                        .by_cluster
+                        .insert(cluster.to_owned(), PathBuf::from(path));
                 }
-                None if root.is_none() => root = Some(PathBuf::from(l)),
+                None if snapshots.root.is_none() => snapshots.root = Some(PathBuf::from(l)),
                 None => bail!("only one --live DIR without CLUSTER= is allowed"),
             }
         }
-        for path in by_cluster.values().chain(root.iter()) {
+        for path in snapshots.by_cluster.values().chain(snapshots.root.iter()) {
             if !path.exists() {
                 bail!("--live {}: no such file or directory", path.display());
             }
         }
-        return Ok(LiveSource::Snapshots { by_cluster, root });
+        return Ok(Some(Arc::new(snapshots)));
     }
     if args.kubeconfig.is_some() || !args.contexts.is_empty() {
         let mut contexts = BTreeMap::new();
@@ -154,23 +161,59 @@ fn live_source(args: &PlanArgs) -> anyhow::Result<LiveSource> {
                 .with_context(|| format!("--context {c}: expected CLUSTER=CONTEXT"))?;
             contexts.insert(cluster.to_owned(), context.to_owned());
         }
-        return Ok(LiveSource::Clusters {
+        return Ok(Some(Arc::new(KubeReaders {
+            repo: repo.to_path_buf(),
             kubeconfig: args.kubeconfig.clone(),
             contexts,
-        });
+            options: thule_kube::ReaderOptions::default(),
+        })));
     }
-    Ok(LiveSource::None)
+    Ok(None)
 }
 
-/// Run `thule plan`.
-pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
-    let org = args.config.org()?;
-    let overrides = args.config.mr_overrides()?;
+/// The stages on stderr (`thule: rendering 3 project(s)`), when stderr is a terminal and
+/// `THULE_NO_PROGRESS` is unset.
+struct StderrProgress;
 
-    // Base and head checkouts. Git revisions are written to temporary directories, which
-    // live until the plan is printed.
-    let mut _keep = Vec::new();
-    let (repo, base, changed, head_sha, base_sha) = if let Some(base_rev) = &args.base {
+impl StderrProgress {
+    fn wanted() -> bool {
+        std::io::stderr().is_terminal() && std::env::var_os("THULE_NO_PROGRESS").is_none()
+    }
+}
+
+impl Progress for StderrProgress {
+    fn stage(&self, stage: Stage<'_>) {
+        let line = match stage {
+            Stage::Rendering { projects } => format!("rendering {projects} project(s)"),
+            Stage::Rendered => "rendered".to_owned(),
+            Stage::ReadingCluster { cluster } => format!("reading cluster {cluster}"),
+            Stage::Diffing { .. } => return,
+        };
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("thule: {line}");
+        }
+    }
+}
+
+/// Whether to colour terminal output: stdout is a terminal and `NO_COLOR` is unset.
+pub fn use_colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The merge request's checkouts: head and base directories (git revisions are written to
+/// temporary directories held by `keep`), changed paths and commits.
+struct Checkouts {
+    head: PathBuf,
+    base: Option<PathBuf>,
+    changed: Vec<ChangedFile>,
+    head_sha: Option<String>,
+    base_sha: Option<String>,
+    _keep: Vec<tempfile::TempDir>,
+}
+
+fn checkouts(args: &PlanArgs) -> anyhow::Result<Checkouts> {
+    if let Some(base_rev) = &args.base {
         let head_rev = args.head.as_deref().unwrap_or("HEAD");
         let base_sha = crate::git::rev_parse(&args.repo, base_rev)?;
         let head_sha = crate::git::rev_parse(&args.repo, head_rev)?;
@@ -183,17 +226,16 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         } else {
             crate::cmd::parse_changed(&args.changed)
         };
-        let dirs = (head_dir.path().to_path_buf(), base_dir.path().to_path_buf());
-        _keep.push(head_dir);
-        _keep.push(base_dir);
-        (
-            dirs.0,
-            Some(dirs.1),
+        return Ok(Checkouts {
+            head: head_dir.path().to_path_buf(),
+            base: Some(base_dir.path().to_path_buf()),
             changed,
-            Some(head_sha),
-            Some(base_sha),
-        )
-    } else if let Some(base_path) = &args.base_path {
+            head_sha: Some(head_sha),
+            base_sha: Some(base_sha),
+            _keep: vec![head_dir, base_dir],
+        });
+    }
+    let (base, changed) = if let Some(base_path) = &args.base_path {
         let changed = if args.changed.is_empty() {
             let base_tree = DiskTree::open(base_path)
                 .with_context(|| format!("cannot read --base-path {}", base_path.display()))?;
@@ -203,51 +245,72 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         } else {
             crate::cmd::parse_changed(&args.changed)
         };
-        (
-            args.repo.clone(),
-            Some(base_path.clone()),
-            changed,
-            None,
-            None,
-        )
+        (Some(base_path.clone()), changed)
     } else if !args.changed.is_empty() {
-        (
-            args.repo.clone(),
-            None,
-            crate::cmd::parse_changed(&args.changed),
-            None,
-            None,
-        )
+        (None, crate::cmd::parse_changed(&args.changed))
     } else {
         bail!(
             "say what the merge request changes: --base REV [--head REV], --base-path DIR, or --changed PATH..."
         );
     };
-
-    let request = PlanRequest {
-        repo,
+    Ok(Checkouts {
+        head: args.repo.clone(),
         base,
         changed,
-        head_sha,
-        base_sha,
-        live: live_source(args)?,
+        head_sha: None,
+        base_sha: None,
+        _keep: Vec::new(),
+    })
+}
+
+/// Run `thule plan`.
+pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let org = args.config.org()?;
+    let overrides = args.config.mr_overrides()?;
+    let checkouts = checkouts(args)?;
+    let open = |dir: &PathBuf| -> anyhow::Result<crate::pipeline::SharedTree> {
+        Ok(Arc::new(DiskTree::open(dir).with_context(|| {
+            format!("cannot read repository {}", dir.display())
+        })?))
+    };
+    let request = PlanRequest {
+        head: open(&checkouts.head)?,
+        base: checkouts.base.as_ref().map(open).transpose()?,
+        changed: checkouts.changed.clone(),
+        head_sha: checkouts.head_sha.clone(),
+        base_sha: checkouts.base_sha.clone(),
         org,
         overrides,
-        toolchain: toolchain(args),
-        jobs: args.jobs.unwrap_or_else(thule_render::default_jobs),
     };
+    let cancel = CancelToken::new();
+    let renderers = ToolRenderers::new(
+        &checkouts.head,
+        checkouts.base.as_deref(),
+        toolchain(args),
+        args.jobs.unwrap_or_else(thule_render::default_jobs),
+        cancel.clone(),
+    );
+    let mut pipeline = Pipeline::new(Arc::new(renderers)).with_cancel(cancel);
+    if let Some(readers) = live_readers(args, &checkouts.head)? {
+        pipeline = pipeline.with_readers(readers);
+    }
+    if StderrProgress::wanted() {
+        pipeline = pipeline.with_progress(Arc::new(StderrProgress));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let gathered = runtime.block_on(gather::gather(&request))?;
-    let plan = report::build(&request, &gathered)?;
+    let plan = match runtime.block_on(pipeline.plan(&request))? {
+        Outcome::Planned(plan) => plan,
+        Outcome::Cancelled => bail!("the plan was cancelled"),
+    };
     let text = match args.format {
         Format::Json => report::json(&plan),
         Format::Markdown => {
             report::markdown_parts(&plan, args.max_part_chars).join(report::PART_SEPARATOR)
         }
-        Format::Text => report::text(&plan, report::use_colour()),
+        Format::Text => report::text(&plan, use_colour()),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::from(plan.exit_code(args.allow_partial)))
