@@ -105,6 +105,25 @@ pub struct ProjectRender {
 }
 
 impl ProjectRender {
+    /// A successful render of `objects` by `tool` (no notes, not cached), for renderers that
+    /// are not [`crate::RenderEngine`]: an embedder's own or a test's.
+    pub fn rendered(project: &str, objects: Vec<Manifest>, tool: ToolInfo) -> Self {
+        Self {
+            project: project.to_owned(),
+            outcome: RenderOutcome::Rendered(RenderOutput {
+                objects,
+                notes: Vec::new(),
+                meta: RenderMeta {
+                    tool,
+                    command: None,
+                    duration: Duration::ZERO,
+                    cached: false,
+                    key: CacheKey([0; 32]),
+                },
+            }),
+        }
+    }
+
     /// The output when the render succeeded.
     pub fn output(&self) -> Option<&RenderOutput> {
         match &self.outcome {

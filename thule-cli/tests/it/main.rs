@@ -7,5 +7,6 @@ mod commands;
 #[allow(dead_code)]
 mod kube_server;
 mod loopback;
+mod pipeline;
 mod plan;
 mod support;
