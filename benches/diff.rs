@@ -35,6 +35,8 @@ fn bench_dir() -> PathBuf {
 }
 
 fn gunzip(src: &Path) -> anyhow::Result<String> {
+    // Test data preparation, outside anything measured or shipped.
+    #[allow(clippy::disallowed_methods)]
     let out = Command::new("gzip").arg("-dc").arg(src).output()?;
     anyhow::ensure!(out.status.success(), "gzip -dc {} failed", src.display());
     Ok(String::from_utf8(out.stdout)?)
@@ -225,6 +227,8 @@ fn benches(c: &mut Criterion) {
         if let Some(bin) = thule_bin() {
             g.bench_with_input(BenchmarkId::new("thule-diff-process", p.name), p, |b, p| {
                 b.iter(|| {
+                    // Measures the `thule` binary as a user starts it.
+                    #[allow(clippy::disallowed_methods)]
                     let st = Command::new(&bin)
                         .args(["diff", "--base"])
                         .arg(&p.base_path)
@@ -239,6 +243,8 @@ fn benches(c: &mut Criterion) {
         }
         g.bench_with_input(BenchmarkId::new("diff-u-process", p.name), p, |b, p| {
             b.iter(|| {
+                // The baseline: plain `diff -u` as a user starts it.
+                #[allow(clippy::disallowed_methods)]
                 let st = Command::new("diff")
                     .arg("-u")
                     .arg(&p.base_path)

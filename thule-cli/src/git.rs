@@ -1,52 +1,54 @@
 //! The git side of `thule plan`: resolving revisions, listing what a merge request changed,
 //! and materializing a revision's files into a directory the renderers can read.
 //!
-//! git runs as a subprocess (the user's git, with its configuration); nothing here writes to
-//! the repository: trees are materialized through a temporary index file, so the user's index
-//! and working tree are untouched.
+//! git runs as a subprocess through [`thule_render::ToolRunner`] (the one place thule starts
+//! processes): the user's git with its configuration (`HOME` passes through), but otherwise a
+//! cleared environment, so a `GIT_DIR` or `GIT_INDEX_FILE` of the caller (a git hook) cannot
+//! redirect it. Nothing here writes to the repository: trees are materialized through a
+//! temporary index file, so the user's index and working tree are untouched.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, bail};
 use thule_core::discovery::ChangedFile;
 use thule_core::repo::DiskTree;
+use thule_render::{ProcessRunner, ToolError, ToolInvocation, ToolRunner};
 
-fn git(repo: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.arg("-C").arg(repo);
+/// `git` in `repo`.
+fn git(repo: &Path) -> ToolInvocation {
     // Plans must not depend on the user's pager, colours or locale.
-    c.env("GIT_PAGER", "cat").env("LC_ALL", "C");
-    c
+    ToolInvocation::new("git")
+        .cwd(repo)
+        .env("GIT_PAGER", "cat")
+        .env("LC_ALL", "C")
 }
 
-fn run(mut cmd: Command, what: &str) -> anyhow::Result<Vec<u8>> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("cannot run git to {what}; is git installed?"))?;
-    if !out.status.success() {
-        bail!(
-            "git failed to {what}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+fn run(inv: &ToolInvocation, what: &str) -> anyhow::Result<Vec<u8>> {
+    match ProcessRunner::new().run(inv) {
+        Ok(out) => Ok(out.stdout),
+        Err(ToolError::Failed { stderr, .. }) => {
+            bail!("git failed to {what}: {}", stderr.trim())
+        }
+        Err(e @ ToolError::NotFound { .. }) => {
+            Err(e).with_context(|| format!("cannot run git to {what}; is git installed?"))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot run git to {what}")),
     }
-    Ok(out.stdout)
 }
 
 /// The full commit id of a revision.
 pub fn rev_parse(repo: &Path, rev: &str) -> anyhow::Result<String> {
-    let mut c = git(repo);
-    c.args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
+    let c = git(repo)
+        .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
         .arg(format!("{rev}^{{commit}}"));
-    let out = run(c, &format!("resolve revision `{rev}`"))
+    let out = run(&c, &format!("resolve revision `{rev}`"))
         .with_context(|| format!("`{rev}` is not a commit of {}", repo.display()))?;
     Ok(String::from_utf8_lossy(&out).trim().to_owned())
 }
 
 /// The paths that differ between two commits (the merge request's changes), with renames.
 pub fn changed_files(repo: &Path, base: &str, head: &str) -> anyhow::Result<Vec<ChangedFile>> {
-    let mut c = git(repo);
-    c.args([
+    let c = git(repo).args([
         "diff",
         "--name-status",
         "-z",
@@ -55,7 +57,7 @@ pub fn changed_files(repo: &Path, base: &str, head: &str) -> anyhow::Result<Vec<
         base,
         head,
     ]);
-    let out = run(c, "list changed files")?;
+    let out = run(&c, "list changed files")?;
     let mut fields = out.split(|b| *b == 0).filter(|f| !f.is_empty());
     let mut changed = Vec::new();
     while let Some(status) = fields.next() {
@@ -80,17 +82,21 @@ pub fn changed_files(repo: &Path, base: &str, head: &str) -> anyhow::Result<Vec<
 /// index so the repository's own index is untouched.
 pub fn materialize(repo: &Path, rev: &str, dest: &Path) -> anyhow::Result<()> {
     let index = dest.join(".thule-index");
-    let mut read = git(repo);
-    read.env("GIT_INDEX_FILE", &index).args(["read-tree", rev]);
-    run(read, &format!("read the tree of {rev}"))?;
-    let mut prefix = dest.as_os_str().to_owned();
-    prefix.push("/");
-    let mut checkout = git(repo);
-    checkout
-        .env("GIT_INDEX_FILE", &index)
+    // Tool arguments and environment are text; a non-UTF-8 temporary directory would be
+    // misspelled, so refuse it instead.
+    let dest_text = dest
+        .to_str()
+        .with_context(|| format!("`{}` is not a UTF-8 path", dest.display()))?;
+    let index_text = format!("{dest_text}/.thule-index");
+    let read = git(repo)
+        .env("GIT_INDEX_FILE", &index_text)
+        .args(["read-tree", rev]);
+    run(&read, &format!("read the tree of {rev}"))?;
+    let checkout = git(repo)
+        .env("GIT_INDEX_FILE", &index_text)
         .args(["checkout-index", "--all", "--force"])
-        .arg(format!("--prefix={}", prefix.to_string_lossy()));
-    run(checkout, &format!("write the files of {rev}"))?;
+        .arg(format!("--prefix={dest_text}/"));
+    run(&checkout, &format!("write the files of {rev}"))?;
     std::fs::remove_file(&index).context("removing the temporary index")?;
     Ok(())
 }
@@ -120,9 +126,8 @@ mod tests {
     use super::*;
 
     fn sh(repo: &Path, args: &[&str]) {
-        let status = Command::new("git")
-            .arg("-C")
-            .arg(repo)
+        let inv = ToolInvocation::new("git")
+            .cwd(repo)
             .args([
                 "-c",
                 "user.name=t",
@@ -131,10 +136,10 @@ mod tests {
                 "-c",
                 "commit.gpgsign=false",
             ])
-            .args(args)
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
+            .args(args.iter().copied());
+        if let Err(e) = ProcessRunner::new().run(&inv) {
+            panic!("git {args:?}: {e}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use thule_core::cancel::CancelToken;
 use thule_core::config::{ProjectConfig, RenderMode};
 
 use crate::cache::{MemoryCache, RenderCache};
@@ -15,7 +16,7 @@ use crate::fingerprint::{CacheKey, normalize_rel, rel_label};
 use crate::model::{
     Note, ProjectRender, RenderFailure, RenderMeta, RenderOutcome, RenderOutput, ToolInfo,
 };
-use crate::tool::{DEFAULT_TIMEOUT, ToolInvocation, ToolRunner};
+use crate::tool::{DEFAULT_TIMEOUT, ToolInvocation, ToolOutput, ToolRunner};
 use crate::{helm, kustomize, plain};
 
 /// Renders projects. The CLI's pipeline is generic over this trait; tests can substitute any
@@ -167,6 +168,10 @@ pub struct RenderOptions {
     pub jobs: usize,
     /// Per-invocation tool timeout.
     pub timeout: Duration,
+    /// Stops the run: once cancelled, projects not started yet fail with
+    /// [`RenderError::Cancelled`] without running anything, and running tools are stopped
+    /// (killed, with [`crate::ProcessRunner`]).
+    pub cancel: CancelToken,
 }
 
 impl RenderOptions {
@@ -177,6 +182,7 @@ impl RenderOptions {
             toolchain: Toolchain::default(),
             jobs: default_jobs(),
             timeout: DEFAULT_TIMEOUT,
+            cancel: CancelToken::new(),
         }
     }
 
@@ -198,6 +204,14 @@ impl RenderOptions {
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Stop rendering when `cancel` is cancelled (see [`RenderOptions::cancel`]). Engines made
+    /// with [`RenderEngine::for_checkout`] share it.
+    #[must_use]
+    pub fn cancel_token(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
         self
     }
 }
@@ -351,6 +365,24 @@ fn better_fix(e: &ToolError) -> Option<String> {
     None
 }
 
+/// The failure of a tool version query: the tool is unavailable, unless the run was cancelled.
+fn unavailable(tool: &'static str, source: ToolError) -> RenderError {
+    if source.is_cancelled() {
+        return cancelled(source);
+    }
+    RenderError::ToolUnavailable {
+        tool,
+        source: Box::new(source),
+    }
+}
+
+/// A project stopped by cancellation while `source` was running.
+fn cancelled(source: ToolError) -> RenderError {
+    RenderError::Cancelled {
+        source: Some(Box::new(source)),
+    }
+}
+
 /// The production [`Renderer`]: plain YAML, kustomize and helm, with a content-hash cache.
 ///
 /// Generic over the [`ToolRunner`] so tests can count or script tool runs.
@@ -449,13 +481,10 @@ impl<T: ToolRunner> RenderEngine<T> {
                 "--template",
                 "{{.Version}}",
             ]);
-            let out = self.runner.run(&inv)?;
+            let out = self.run_tool(&inv)?;
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
         })
-        .map_err(|source| RenderError::ToolUnavailable {
-            tool: "helm",
-            source: Box::new(source),
-        })
+        .map_err(|source| unavailable("helm", source))
     }
 
     /// The kustomize version (`v5.6.0 (kubectl v1.33.9)` or `v5.6.0`), asked once per engine.
@@ -466,7 +495,7 @@ impl<T: ToolRunner> RenderEngine<T> {
                     let inv = self
                         .invocation(p)
                         .args(["version", "--client", "-o", "json"]);
-                    let out = self.runner.run(&inv)?;
+                    let out = self.run_tool(&inv)?;
                     let v: serde_json::Value =
                         serde_json::from_slice(&out.stdout).unwrap_or_default();
                     let s =
@@ -478,15 +507,18 @@ impl<T: ToolRunner> RenderEngine<T> {
                     ))
                 }
                 KustomizeTool::Standalone(p) => {
-                    let out = self.runner.run(&self.invocation(p).arg("version"))?;
+                    let out = self.run_tool(&self.invocation(p).arg("version"))?;
                     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
                 }
             }
         })
-        .map_err(|source| RenderError::ToolUnavailable {
-            tool: "kustomize",
-            source: Box::new(source),
-        })
+        .map_err(|source| unavailable("kustomize", source))
+    }
+
+    /// Run a tool through the runner, stopped by this engine's cancellation token.
+    fn run_tool(&self, invocation: &ToolInvocation) -> Result<ToolOutput, ToolError> {
+        self.runner
+            .run_cancellable(invocation, &self.options.cancel)
     }
 
     /// Resolve a repository-relative path from the configuration, refusing anything that
@@ -527,8 +559,7 @@ impl<T: ToolRunner> RenderEngine<T> {
                 blame,
             } => {
                 let out = self
-                    .runner
-                    .run(&invocation)
+                    .run_tool(&invocation)
                     .map_err(|e| self.tool_error(e, blame))?;
                 let label = invocation.label();
                 let (objects, mut notes) = match output {
@@ -570,6 +601,9 @@ impl<T: ToolRunner> RenderEngine<T> {
         for root in self.root_prefixes() {
             e = e.replace_text(&root, "");
         }
+        if e.is_cancelled() {
+            return cancelled(e);
+        }
         RenderError::Tool {
             tool: blame.tool,
             file: blame.file,
@@ -608,6 +642,11 @@ impl<T: ToolRunner> Renderer for RenderEngine<T> {
                 duration: start.elapsed(),
             }),
         };
+        // Nothing new starts once the run is cancelled, not even a cache lookup: the caller
+        // is not waiting for results any more.
+        if self.options.cancel.is_cancelled() {
+            return failed(RenderError::Cancelled { source: None }, None);
+        }
         let prepared = match self.prepare(project) {
             Ok(p) => p,
             Err(e) => return failed(e, None),
@@ -657,7 +696,6 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::tool::ToolOutput;
 
     /// Fails the first call, answers `v9` afterwards.
     struct FlakyRunner(AtomicUsize);

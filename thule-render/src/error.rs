@@ -51,6 +51,13 @@ pub enum ToolError {
         /// Everything the process wrote to stderr.
         stderr: String,
     },
+    /// The run was cancelled ([`thule_core::cancel::CancelToken`]): the process was killed,
+    /// or never started.
+    #[error("`{command}` was cancelled")]
+    Cancelled {
+        /// The command line.
+        command: String,
+    },
 }
 
 fn stderr_suffix(stderr: &str) -> String {
@@ -69,15 +76,22 @@ impl ToolError {
             Self::NotFound { command, .. }
             | Self::Io { command, .. }
             | Self::TimedOut { command, .. }
-            | Self::Failed { command, .. } => command,
+            | Self::Failed { command, .. }
+            | Self::Cancelled { command } => command,
         }
+    }
+
+    /// Whether the tool was stopped (or not started) because the run was cancelled, rather
+    /// than failing on its own.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Cancelled { .. })
     }
 
     /// The captured stderr, if the process ran.
     pub fn stderr(&self) -> Option<&str> {
         match self {
             Self::TimedOut { stderr, .. } | Self::Failed { stderr, .. } => Some(stderr),
-            Self::NotFound { .. } | Self::Io { .. } => None,
+            Self::NotFound { .. } | Self::Io { .. } | Self::Cancelled { .. } => None,
         }
     }
 
@@ -115,6 +129,9 @@ impl ToolError {
                 command: r(command),
                 status,
                 stderr: r(stderr),
+            },
+            Self::Cancelled { command } => Self::Cancelled {
+                command: r(command),
             },
         }
     }
@@ -228,12 +245,28 @@ pub enum RenderError {
         /// The project file.
         config: String,
     },
+    /// The run was cancelled before this project finished rendering. Nothing is wrong with the
+    /// project; [`crate::RenderFailure::is_cancelled`] tells this apart from a real failure.
+    #[error("not rendered: the run was cancelled")]
+    Cancelled {
+        /// The tool invocation that was stopped, when one was running.
+        #[source]
+        source: Option<Box<ToolError>>,
+    },
     /// The renderer panicked (a thule bug); the other projects are unaffected.
     #[error("internal error while rendering (a thule bug, please report it): {message}")]
     Internal {
         /// The panic message.
         message: String,
     },
+}
+
+impl RenderError {
+    /// Whether this is [`RenderError::Cancelled`]: the run was stopped, the project itself
+    /// did not fail.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Cancelled { .. })
+    }
 }
 
 /// A convenient alias for results of this crate.

@@ -384,8 +384,9 @@ mod tests {
     fn a_non_regular_file_inside_the_repository_is_not_read() -> io::Result<()> {
         let t = tempfile::tempdir()?;
         let fifo = t.path().join("pipe.yaml");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status()?;
-        assert!(made.success(), "mkfifo");
+        let mkfifo = crate::tool::ToolInvocation::new("mkfifo").arg(fifo.to_string_lossy());
+        crate::tool::ToolRunner::run(&crate::tool::ProcessRunner::new(), &mkfifo)
+            .map_err(io::Error::other)?;
         let err = read_in_repo(t.path(), Path::new("pipe.yaml")).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(err.to_string(), "it is not a regular file");

@@ -44,6 +44,11 @@
 //!   dropped silently.
 //! - [`Renderer::render_all`] renders projects in parallel on plain threads, bounded by the
 //!   number of cores (configurable), and keeps input order.
+//! - A run is stoppable: once the [`thule_core::cancel::CancelToken`] given to
+//!   [`RenderOptions::cancel_token`] is cancelled, running tools are killed within
+//!   milliseconds (with their process group, on Unix), and every project not finished fails
+//!   with [`RenderError::Cancelled`] without starting anything; [`RenderFailure::is_cancelled`]
+//!   tells it from a real failure.
 //! - Tools run with a cleared environment and proxies pointing at a closed port, so a render
 //!   cannot depend on the user's shell or reach the network; kustomize runs with load
 //!   restrictions on and plugins off, helm renders local charts only. A project whose

@@ -84,6 +84,12 @@ impl RenderFailure {
     pub fn reason(&self) -> String {
         chain(&self.error)
     }
+
+    /// Whether the project was not rendered because the run was cancelled
+    /// ([`RenderError::Cancelled`]) rather than because something is wrong with it.
+    pub fn is_cancelled(&self) -> bool {
+        self.error.is_cancelled()
+    }
 }
 
 /// The outcome of rendering one project.
@@ -143,5 +149,11 @@ impl ProjectRender {
     /// Whether the render succeeded.
     pub fn is_rendered(&self) -> bool {
         matches!(self.outcome, RenderOutcome::Rendered(_))
+    }
+
+    /// Whether the render failed only because the run was cancelled (see
+    /// [`RenderFailure::is_cancelled`]).
+    pub fn is_cancelled(&self) -> bool {
+        self.failure().is_some_and(RenderFailure::is_cancelled)
     }
 }

@@ -13,10 +13,12 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
+
+use thule_core::cancel::CancelToken;
 
 use crate::error::ToolError;
 
@@ -146,17 +148,55 @@ pub trait ToolRunner: Send + Sync {
     /// [`ToolError`] when the program is missing, cannot be started, times out or exits
     /// unsuccessfully.
     fn run(&self, invocation: &ToolInvocation) -> Result<ToolOutput, ToolError>;
+
+    /// Run the invocation unless `cancel` is (or becomes) cancelled.
+    ///
+    /// The default checks the token before starting only, for runners that cannot stop a
+    /// running tool; [`ProcessRunner`] also kills a running tool within milliseconds of the
+    /// cancellation. [`crate::RenderEngine`] runs every tool through this method with the
+    /// token of its [`crate::RenderOptions`].
+    ///
+    /// # Errors
+    /// [`ToolError::Cancelled`] when the token is cancelled, otherwise as [`ToolRunner::run`].
+    fn run_cancellable(
+        &self,
+        invocation: &ToolInvocation,
+        cancel: &CancelToken,
+    ) -> Result<ToolOutput, ToolError> {
+        if cancel.is_cancelled() {
+            return Err(ToolError::Cancelled {
+                command: invocation.to_string(),
+            });
+        }
+        self.run(invocation)
+    }
 }
 
 impl<T: ToolRunner + ?Sized> ToolRunner for &T {
     fn run(&self, invocation: &ToolInvocation) -> Result<ToolOutput, ToolError> {
         (**self).run(invocation)
     }
+
+    fn run_cancellable(
+        &self,
+        invocation: &ToolInvocation,
+        cancel: &CancelToken,
+    ) -> Result<ToolOutput, ToolError> {
+        (**self).run_cancellable(invocation, cancel)
+    }
 }
 
 impl<T: ToolRunner + ?Sized> ToolRunner for Arc<T> {
     fn run(&self, invocation: &ToolInvocation) -> Result<ToolOutput, ToolError> {
         (**self).run(invocation)
+    }
+
+    fn run_cancellable(
+        &self,
+        invocation: &ToolInvocation,
+        cancel: &CancelToken,
+    ) -> Result<ToolOutput, ToolError> {
+        (**self).run_cancellable(invocation, cancel)
     }
 }
 
@@ -167,12 +207,22 @@ pub const DEFAULT_PASS_THROUGH_ENV: &[&str] = &["PATH", "HOME", "TMPDIR", "LANG"
 /// The default tool timeout: five minutes.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How often a waiting [`ProcessRunner`] looks at its cancellation tokens.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
+
 /// The real [`ToolRunner`]: starts a child process with a cleared environment, captures
-/// stdout and stderr, and kills it when the timeout expires.
+/// stdout and stderr, and kills it when the timeout expires or the run is cancelled.
+///
+/// On Unix each tool starts in its own process group, and stopping a tool (timeout,
+/// cancellation, an unreadable pipe) kills the whole group, so processes the tool started
+/// (helm plugins, a wrapper script's children) die with it. A descendant that leaves the group
+/// (`setsid`) is out of reach. Because tools are not in the terminal's process group, a
+/// Ctrl-C reaches thule only: the caller stops the tools by cancelling the token.
 #[derive(Clone, Debug)]
 pub struct ProcessRunner {
     timeout: Duration,
     pass_through: Vec<(String, OsString)>,
+    cancel: CancelToken,
 }
 
 impl Default for ProcessRunner {
@@ -192,6 +242,7 @@ impl ProcessRunner {
         Self {
             timeout: DEFAULT_TIMEOUT,
             pass_through,
+            cancel: CancelToken::new(),
         }
     }
 
@@ -201,6 +252,29 @@ impl ProcessRunner {
         self.timeout = timeout;
         self
     }
+
+    /// Stop when `cancel` is cancelled: no new tool starts, and a running one is killed (with
+    /// its process group) within milliseconds and reported as [`ToolError::Cancelled`]. This
+    /// token applies to every run, besides the one [`ToolRunner::run_cancellable`] is given.
+    #[must_use]
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+}
+
+/// Kill a child that must not outlive the call, with its process group on Unix (it leads its
+/// own group, see the spawn), and reap it.
+fn stop(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        // The child is not reaped yet, so its id (which is the group's id) cannot have been
+        // reused. Fails harmlessly when the group is already gone.
+        let group = rustix::process::Pid::from_child(child);
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 enum Stream {
@@ -210,7 +284,34 @@ enum Stream {
 
 impl ToolRunner for ProcessRunner {
     fn run(&self, invocation: &ToolInvocation) -> Result<ToolOutput, ToolError> {
+        self.run_until(invocation, None)
+    }
+
+    fn run_cancellable(
+        &self,
+        invocation: &ToolInvocation,
+        cancel: &CancelToken,
+    ) -> Result<ToolOutput, ToolError> {
+        self.run_until(invocation, Some(cancel))
+    }
+}
+
+impl ProcessRunner {
+    /// [`ToolRunner::run`], stopping when this runner's token or `extra` is cancelled.
+    fn run_until(
+        &self,
+        invocation: &ToolInvocation,
+        extra: Option<&CancelToken>,
+    ) -> Result<ToolOutput, ToolError> {
         let command = invocation.to_string();
+        let is_cancelled =
+            || self.cancel.is_cancelled() || extra.is_some_and(CancelToken::is_cancelled);
+        let cancelled = || ToolError::Cancelled {
+            command: command.clone(),
+        };
+        if is_cancelled() {
+            return Err(cancelled());
+        }
         let io_error = |e: std::io::Error| ToolError::Io {
             command: command.clone(),
             message: e.to_string(),
@@ -219,7 +320,9 @@ impl ToolRunner for ProcessRunner {
         let start = Instant::now();
         let deadline = start + timeout;
 
-        // The one process spawner in thule.
+        // The one process spawner in thule: everything else starts processes through
+        // `ToolRunner`, which `clippy.toml` enforces by disallowing `Command::new` elsewhere.
+        #[allow(clippy::disallowed_methods)]
         let mut cmd = Command::new(&invocation.program);
         cmd.args(&invocation.args)
             .env_clear()
@@ -231,6 +334,9 @@ impl ToolRunner for ProcessRunner {
         if let Some(dir) = &invocation.cwd {
             cmd.current_dir(dir);
         }
+        // Its own process group, so stopping the tool stops everything it started.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound && !cwd_missing(invocation.cwd.as_deref()) {
                 ToolError::NotFound {
@@ -277,27 +383,37 @@ impl ToolRunner for ProcessRunner {
 
         let take_stderr =
             || std::mem::take(&mut *stderr_buf.lock().unwrap_or_else(PoisonError::into_inner));
-        let timed_out = |child: &mut std::process::Child| {
-            let _ = child.kill();
-            let _ = child.wait();
+        let timed_out = |child: &mut Child| {
+            stop(child);
             ToolError::TimedOut {
                 command: command.clone(),
                 timeout,
                 stderr: String::from_utf8_lossy(&take_stderr()).into_owned(),
             }
         };
+        // Checked at every wake-up (at least every `CANCEL_POLL`): the timeout, then the
+        // tokens. A process that ends meanwhile is reaped by `stop` all the same.
+        let overdue = |child: &mut Child| {
+            if Instant::now() >= deadline {
+                Some(timed_out(child))
+            } else if is_cancelled() {
+                stop(child);
+                Some(cancelled())
+            } else {
+                None
+            }
+        };
 
         // Any failure to read the output ends the process: it must never outlive the call.
-        let abandon = |child: &mut std::process::Child, e: std::io::Error| {
-            let _ = child.kill();
-            let _ = child.wait();
+        let abandon = |child: &mut Child, e: std::io::Error| {
+            stop(child);
             io_error(e)
         };
         let mut stdout = None;
         let mut pending = 2;
         while pending > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
+            match rx.recv_timeout(left.min(CANCEL_POLL)) {
                 Ok(Stream::Stdout(Ok(bytes))) => {
                     stdout = Some(bytes);
                     pending -= 1;
@@ -306,7 +422,11 @@ impl ToolRunner for ProcessRunner {
                 Ok(Stream::Stdout(Err(e)) | Stream::Stderr(Err(e))) => {
                     return Err(abandon(&mut child, e));
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => return Err(timed_out(&mut child)),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(e) = overdue(&mut child) {
+                        return Err(e);
+                    }
+                }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let e = std::io::Error::other("an output reader stopped unexpectedly");
                     return Err(abandon(&mut child, e));
@@ -314,13 +434,14 @@ impl ToolRunner for ProcessRunner {
             }
         }
         // Both pipes are closed; the process has exited or is about to. Poll briefly so a
-        // process that closed its pipes but keeps running still honours the timeout.
+        // process that closed its pipes but keeps running still honours the timeout and the
+        // cancellation.
         let status = loop {
             if let Some(status) = child.try_wait().map_err(io_error)? {
                 break status;
             }
-            if Instant::now() >= deadline {
-                return Err(timed_out(&mut child));
+            if let Some(e) = overdue(&mut child) {
+                return Err(e);
             }
             std::thread::sleep(Duration::from_millis(1));
         };
@@ -386,16 +507,29 @@ impl<T> CountingRunner<T> {
     pub fn inner(&self) -> &T {
         &self.inner
     }
-}
 
-impl<T: ToolRunner> ToolRunner for CountingRunner<T> {
-    fn run(&self, invocation: &ToolInvocation) -> Result<ToolOutput, ToolError> {
+    fn record(&self, invocation: &ToolInvocation) {
         self.count.fetch_add(1, Ordering::SeqCst);
         self.log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(invocation.label());
+    }
+}
+
+impl<T: ToolRunner> ToolRunner for CountingRunner<T> {
+    fn run(&self, invocation: &ToolInvocation) -> Result<ToolOutput, ToolError> {
+        self.record(invocation);
         self.inner.run(invocation)
+    }
+
+    fn run_cancellable(
+        &self,
+        invocation: &ToolInvocation,
+        cancel: &CancelToken,
+    ) -> Result<ToolOutput, ToolError> {
+        self.record(invocation);
+        self.inner.run_cancellable(invocation, cancel)
     }
 }
 
@@ -475,11 +609,122 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_runner_starts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("started");
+        let inv = ToolInvocation::new("touch").arg(marker.to_string_lossy());
+        let token = CancelToken::new();
+        token.cancel();
+        // The runner's own token, and the one a caller passes.
+        let err = ProcessRunner::new()
+            .with_cancel(token.clone())
+            .run(&inv)
+            .unwrap_err();
+        assert!(err.is_cancelled(), "{err:?}");
+        let err = ProcessRunner::new()
+            .run_cancellable(&inv, &token)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("`touch {}` was cancelled", marker.display())
+        );
+        assert!(!marker.exists(), "the tool must not have run");
+        // An uncancelled token changes nothing.
+        ProcessRunner::new()
+            .run_cancellable(&inv, &CancelToken::new())
+            .unwrap();
+        assert!(marker.exists());
+    }
+
+    /// Whether `pid` is a live process (not gone, not a zombie).
+    #[cfg(target_os = "linux")]
+    fn running(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| Some(s.rsplit_once(')')?.1.trim_start().starts_with('Z')))
+            .is_some_and(|zombie| !zombie)
+    }
+
+    /// Waits (boundedly) for a killed process to be gone: SIGKILL takes a moment to land.
+    #[cfg(target_os = "linux")]
+    fn dies(pid: &str) -> bool {
+        let give_up = Instant::now() + Duration::from_secs(5);
+        while running(pid) && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        !running(pid)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_timeout_kills_the_tools_children_too() {
+        // The shell keeps its stdout open in the background `sleep`: only killing the process
+        // group ends it (and closes the pipes).
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!("sleep 30 & echo $! > '{}'; wait", pid_file.display());
+        let inv = ToolInvocation::new("sh")
+            .args(["-c", &script])
+            .timeout(Duration::from_millis(300));
+        let err = ProcessRunner::new().run(&inv).unwrap_err();
+        assert!(matches!(err, ToolError::TimedOut { .. }), "{err:?}");
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        assert!(dies(pid.trim()), "the background sleep survived");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn cancelling_kills_a_running_tool_and_its_children_promptly() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let tmp = dir.path().join("pid.tmp");
+        let script = format!(
+            "sleep 30 & echo $! > '{}'; mv '{}' '{}'; wait",
+            tmp.display(),
+            tmp.display(),
+            pid_file.display()
+        );
+        let inv = ToolInvocation::new("sh").args(["-c", &script]);
+        let token = CancelToken::new();
+        let runner = ProcessRunner::new().with_cancel(token.clone());
+        let canceller = {
+            let pid_file = pid_file.clone();
+            std::thread::spawn(move || {
+                while !pid_file.exists() {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                token.cancel();
+                Instant::now()
+            })
+        };
+        let err = runner.run(&inv).unwrap_err();
+        let returned = Instant::now();
+        let cancelled_at = canceller.join().unwrap();
+        assert!(
+            returned.saturating_duration_since(cancelled_at) < Duration::from_secs(1),
+            "returned {:?} after the cancellation",
+            returned.saturating_duration_since(cancelled_at)
+        );
+        assert_eq!(
+            err,
+            ToolError::Cancelled {
+                command: inv.to_string()
+            }
+        );
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        assert!(dies(pid.trim()), "the background sleep survived");
+    }
+
+    #[test]
     fn counting_runner_counts_and_logs() {
         let r = CountingRunner::new(ProcessRunner::new());
         r.run(&ToolInvocation::new("true")).unwrap();
         let _ = r.run(&ToolInvocation::new("false"));
         assert_eq!(r.count(), 2);
         assert_eq!(r.calls(), vec!["true".to_owned(), "false".to_owned()]);
+        let cancelled = CancelToken::new();
+        cancelled.cancel();
+        let _ = r.run_cancellable(&ToolInvocation::new("true"), &cancelled);
+        assert_eq!(r.count(), 3, "cancellable runs are counted too");
     }
 }

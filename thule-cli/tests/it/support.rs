@@ -44,6 +44,7 @@ pub fn tools() -> PathBuf {
 }
 
 /// Run `thule ARGS` in the workspace root with the pinned tools and no progress output.
+#[allow(clippy::disallowed_methods)] // Runs the built binary as a user would.
 pub fn thule(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_thule"))
         .args(args)
@@ -75,6 +76,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// Run git in `dir`, failing the test on error.
+#[allow(clippy::disallowed_methods)] // Builds the test repository, outside what is tested.
 pub fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git")
         .arg("-C")

@@ -7,6 +7,7 @@
 mod support;
 
 mod batch;
+mod cancel;
 mod helm;
 mod kustomize;
 mod plain;

@@ -114,6 +114,8 @@ pub fn values(out: &RenderOutput) -> Vec<Value> {
 
 /// Run a tool directly (not through thule) in `cwd` and parse what it prints.
 pub fn run_tool(cwd: &Path, program: &str, args: &[&str]) -> Result<Vec<Value>> {
+    // The point is to run the tool without thule, to compare with what thule makes of it.
+    #[allow(clippy::disallowed_methods)]
     let out = Command::new(tools_dir().join(program))
         .args(args)
         .current_dir(cwd)
