@@ -301,9 +301,20 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let plan = match runtime.block_on(pipeline.plan(&request))? {
+    // Render tools run in their own process groups, so a terminal's Ctrl-C does not reach
+    // them: it cancels the run, which kills them.
+    let interrupt = pipeline.cancel_token().clone();
+    let outcome = runtime.block_on(async {
+        let _watch = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupt.cancel();
+            }
+        });
+        pipeline.plan(&request).await
+    })?;
+    let plan = match outcome {
         Outcome::Planned(plan) => plan,
-        Outcome::Cancelled => bail!("the plan was cancelled"),
+        Outcome::Cancelled => bail!("interrupted: the plan was cancelled and nothing was printed"),
     };
     let text = match args.format {
         Format::Json => report::json(&plan),

@@ -116,10 +116,12 @@ impl ToolRenderers {
         jobs: usize,
         cancel: CancelToken,
     ) -> Self {
-        let _ = cancel;
         let head = RenderEngine::new(
             ProcessRunner::new(),
-            RenderOptions::new(head_dir).toolchain(toolchain).jobs(jobs),
+            RenderOptions::new(head_dir)
+                .toolchain(toolchain)
+                .jobs(jobs)
+                .cancel_token(cancel),
         );
         Self {
             head,

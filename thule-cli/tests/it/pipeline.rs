@@ -194,3 +194,85 @@ fn the_library_plans_the_example_as_the_binary_prints_it() {
     );
     assert!(stages.last().unwrap().starts_with("Diffing"), "{stages:?}");
 }
+
+/// A `helm` that answers `version` and otherwise writes its PID to `pid` and sleeps; the real
+/// kubectl beside it.
+#[cfg(target_os = "linux")]
+fn hanging_helm(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let pid = dir.join("pid");
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = version ]; then echo v9.9.9; exit 0; fi\necho $$ > '{p}.tmp'\nmv '{p}.tmp' '{p}'\nexec sleep 30\n",
+        p = pid.display()
+    );
+    std::fs::write(dir.join("helm"), script).unwrap();
+    std::fs::set_permissions(dir.join("helm"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(tools().join("kubectl"), dir.join("kubectl")).unwrap();
+    pid
+}
+
+/// Whether a process exists and is not a zombie.
+#[cfg(target_os = "linux")]
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+/// A run whose helm hangs is cancelled while the tool runs: the plan ends within one second
+/// with the cancelled outcome (never a partial plan), and the helm process is gone.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_cancelled_run_ends_promptly_and_kills_its_render_tools() {
+    let tools = tempfile::tempdir().unwrap();
+    let pid_file = hanging_helm(tools.path());
+    let head = root().join("examples/gitops");
+    let request = PlanRequest {
+        head: Arc::new(DiskTree::open(&head).unwrap()),
+        base: None,
+        changed: vec![ChangedFile::new("apps/web/values-prod.yaml")],
+        head_sha: None,
+        base_sha: None,
+        org: None,
+        overrides: Vec::new(),
+    };
+    let cancel = CancelToken::new();
+    let toolchain = thule_render::Toolchain::from_dir(tools.path());
+    let renderers = ToolRenderers::new(&head, None, toolchain, 2, cancel.clone());
+    let pipeline = Pipeline::new(Arc::new(renderers)).with_cancel(cancel.clone());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (outcome, pid, took) = runtime.block_on(async {
+        let run = tokio::spawn(async move { pipeline.plan(&request).await });
+        let give_up = Instant::now() + Duration::from_secs(30);
+        let pid = loop {
+            if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+                break pid.trim().to_owned();
+            }
+            assert!(Instant::now() < give_up, "helm never started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        assert!(running(&pid), "helm runs before the cancel");
+        let cancelled_at = Instant::now();
+        cancel.cancel();
+        let outcome = run.await.unwrap().unwrap();
+        (outcome, pid, cancelled_at.elapsed())
+    });
+    assert!(matches!(outcome, Outcome::Cancelled), "{outcome:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "the run took {took:?} to end"
+    );
+    // The runner kills and reaps the tool; give the kernel a moment to drop the entry.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while running(&pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        !running(&pid),
+        "helm (pid {pid}) outlived the cancelled run"
+    );
+}
