@@ -256,7 +256,7 @@ fn excluded(inputs: &Inputs<'_>, desired: Option<&Normalized>, draft: &mut Draft
     };
     if let Some(why) = rules::skip_reason(&m1.object, inputs.live_raw) {
         draft.detail = Some(Detail::Skip);
-        draft.notes.push(why.to_owned());
+        draft.notes.push(why);
         return true;
     }
     let mut invalid = n1.invalid.clone();

@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 use thule_core::config::Applier;
+use thule_core::ownership::{self, ARGO_SYNC_OPTIONS};
 
-use super::rules::annotation;
 use super::{Inputs, server_side_applier};
 use crate::engine::draft::Draft;
 use crate::engine::options::DiffOptions;
@@ -19,6 +19,9 @@ use crate::normalize::{Side, normalize};
 use crate::path::{At as _, Path, Seg, display};
 use crate::plan::{Action, ApplyMode, ChangeOrigin, Detail};
 use crate::schema::Kind;
+
+/// The client-side apply record.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Managers' field sets from a live object's managedFields.
 struct Managed {
@@ -56,17 +59,10 @@ impl Computed {
 
 /// The field manager the applier writes with (the option overrides the applier's own).
 fn manager_of(opts: &DiffOptions) -> String {
-    if let Some(m) = &opts.field_manager {
-        return m.clone();
+    match &opts.field_manager {
+        Some(m) => m.clone(),
+        None => opts.applier.field_manager().to_owned(),
     }
-    match opts.applier {
-        Applier::Flux => "kustomize-controller",
-        Applier::Argocd | Applier::ArgocdSsa => "argocd-controller",
-        Applier::Helm => "helm-controller",
-        Applier::HelmSsa => "helm",
-        Applier::Kubectl => "kubectl-client-side-apply",
-    }
-    .to_owned()
 }
 
 /// Whether this object is applied server-side: by the applier, or by Argo CD's per-object
@@ -74,7 +70,7 @@ fn manager_of(opts: &DiffOptions) -> String {
 fn server_side(opts: &DiffOptions, n1: &Value) -> bool {
     server_side_applier(opts.applier)
         || (matches!(opts.applier, Applier::Argocd)
-            && annotation(n1, "argocd.argoproj.io/sync-options")
+            && ownership::annotation(n1, ARGO_SYNC_OPTIONS)
                 .is_some_and(|o| o.contains("ServerSideApply=true")))
 }
 
@@ -236,7 +232,7 @@ fn csa_fields(
     notes: &mut Vec<String>,
 ) -> FieldSet {
     let kind = inputs.kind;
-    let last = annotation(raw, "kubectl.kubernetes.io/last-applied-configuration")
+    let last = ownership::annotation(raw, LAST_APPLIED)
         .and_then(|s| serde_json::from_str::<Value>(s).ok());
     match last {
         Some(o) => {

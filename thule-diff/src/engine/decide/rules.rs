@@ -1,70 +1,45 @@
 //! Rules about single objects: the annotations that make the applier skip an object, hooks,
-//! and whether a removed object is deleted or left in the cluster.
+//! and whether a removed object is deleted or left in the cluster. Ownership knowledge
+//! (protection markers, owner labels, Flux's switches) comes from [`thule_core::ownership`],
+//! so the engine, deletion candidates and the risk pass give the same verdict.
 
 use serde_json::Value;
+use thule_core::ownership::{self, FLUX_RECONCILE, FLUX_SSA};
 
 use crate::engine::draft::Draft;
 use crate::engine::options::DiffOptions;
 use crate::plan::{Action, Detail};
 
-pub(super) fn annotation<'v>(obj: &'v Value, key: &str) -> Option<&'v str> {
-    obj.get("metadata")?.get("annotations")?.get(key)?.as_str()
-}
-
-fn label<'v>(obj: &'v Value, key: &str) -> Option<&'v str> {
-    obj.get("metadata")?.get("labels")?.get(key)?.as_str()
-}
-
-fn meta_flag<'v>(obj: &'v Value, key: &str) -> Option<&'v str> {
-    annotation(obj, key).or_else(|| label(obj, key))
-}
+/// Helm's hook annotation.
+const HELM_HOOK: &str = "helm.sh/hook";
+/// Argo CD's hook annotation.
+const ARGO_HOOK: &str = "argocd.argoproj.io/hook";
 
 /// Why the applier leaves the desired object alone, if it does: Flux's reconcile switch or
 /// its `ssa` policy, on the desired or the live object.
-pub(super) fn skip_reason(d1: &Value, live: Option<&Value>) -> Option<&'static str> {
+pub(super) fn skip_reason(d1: &Value, live: Option<&Value>) -> Option<String> {
     for obj in std::iter::once(d1).chain(live) {
-        if meta_flag(obj, "kustomize.toolkit.fluxcd.io/reconcile")
-            .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
-        {
-            return Some("reconcile disabled by kustomize.toolkit.fluxcd.io/reconcile");
+        if ownership::flux_disabled(obj, FLUX_RECONCILE).is_some() {
+            return Some(format!("reconcile disabled by {FLUX_RECONCILE}"));
         }
-        if meta_flag(obj, "kustomize.toolkit.fluxcd.io/ssa")
-            .is_some_and(|v| v.eq_ignore_ascii_case("ignore"))
-        {
-            return Some("ignored by kustomize.toolkit.fluxcd.io/ssa: Ignore");
+        if flux_ssa_is(obj, "ignore") {
+            return Some(format!("ignored by {FLUX_SSA}: Ignore"));
         }
     }
-    if live.is_some()
-        && meta_flag(d1, "kustomize.toolkit.fluxcd.io/ssa")
-            .is_some_and(|v| v.eq_ignore_ascii_case("ifnotpresent"))
-    {
-        return Some("kustomize.toolkit.fluxcd.io/ssa: IfNotPresent and the object exists");
+    if live.is_some() && flux_ssa_is(d1, "ifnotpresent") {
+        return Some(format!("{FLUX_SSA}: IfNotPresent and the object exists"));
     }
     None
+}
+
+/// Whether Flux's `ssa` policy on the object is `policy` (either place, any case).
+fn flux_ssa_is(obj: &Value, policy: &str) -> bool {
+    ownership::flux_flag(obj, FLUX_SSA).is_some_and(|(v, _)| v.eq_ignore_ascii_case(policy))
 }
 
 /// Whether the desired object is a Helm or Argo CD hook.
 pub(super) fn is_hook(d1: &Value) -> bool {
-    annotation(d1, "helm.sh/hook").is_some() || annotation(d1, "argocd.argoproj.io/hook").is_some()
-}
-
-fn protection(obj: &Value) -> Option<&'static str> {
-    if meta_flag(obj, "kustomize.toolkit.fluxcd.io/prune")
-        .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
-    {
-        return Some("protected by kustomize.toolkit.fluxcd.io/prune: disabled");
-    }
-    if annotation(obj, "helm.sh/resource-policy") == Some("keep") {
-        return Some("protected by helm.sh/resource-policy: keep");
-    }
-    if let Some(opts) = annotation(obj, "argocd.argoproj.io/sync-options")
-        && opts
-            .split(',')
-            .any(|o| matches!(o.trim(), "Prune=false" | "Delete=false"))
-    {
-        return Some("protected by argocd.argoproj.io/sync-options");
-    }
-    None
+    ownership::annotation(d1, HELM_HOOK).is_some() || ownership::annotation(d1, ARGO_HOOK).is_some()
 }
 
 /// Desired no longer holds `obj` (the normalized live object, or the base render's without
@@ -77,9 +52,9 @@ pub(super) fn deletion(
     opts: &DiffOptions,
 ) {
     let check = live_raw.unwrap_or(obj);
-    if let Some(why) = protection(check) {
+    if let Some(protection) = ownership::protection(check) {
         draft.detail = Some(Detail::Orphan);
-        draft.notes.push(why.to_owned());
+        draft.notes.push(format!("protected by {protection}"));
         return;
     }
     if !opts.prune {
@@ -90,20 +65,11 @@ pub(super) fn deletion(
         return;
     }
     if live_raw.is_some() {
-        let missing: Vec<&String> = opts
-            .owner_labels
-            .iter()
-            .filter(|(k, v)| label(check, k) != Some(v.as_str()))
-            .map(|(k, _)| k)
-            .collect();
+        let missing = ownership::missing_labels(check, &opts.owner_labels);
         if !missing.is_empty() {
             draft.notes.push(format!(
                 "not deleted: not owned by this unit (missing owner labels {})",
-                missing
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                missing.join(", ")
             ));
             return;
         }
