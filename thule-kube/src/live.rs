@@ -11,6 +11,7 @@ use thule_core::cluster::{
     ClusterReader, KindScope, LiveOutcome, ObjectRef, OwnedList, OwnedQuery, ReadError,
 };
 use thule_core::object::{ObjectKey, group_of};
+use thule_core::ownership::labels_match;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -291,15 +292,6 @@ fn selector(labels: &BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-fn labels_match(object: &Value, labels: &BTreeMap<String, String>) -> bool {
-    let have = object.pointer("/metadata/labels");
-    labels.iter().all(|(k, v)| {
-        have.and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-            .is_some_and(|x| x == v)
-    })
 }
 
 /// List items from the API omit `apiVersion` and `kind` for built-in types; put them back so
