@@ -21,6 +21,8 @@
 //!   delete / orphan (prune protections) / already absent.
 //! - [`reader_for_cluster`] is the one entry point the CLI needs: it builds the right reader
 //!   for a `clusterRef`'s [`thule_core::config::ClusterSettings`].
+//! - `testing` (feature `testing`, off by default) holds the loopback Kubernetes API server
+//!   the live tests of this crate and of thule-cli run the real kube client against.
 //!
 //! Seams: everything public speaks `thule-core` types (`ObjectRef`, `LiveOutcome`,
 //! `serde_json::Value`); kube-rs and k8s-openapi types stay inside this crate's private modules.
@@ -38,6 +40,8 @@ pub mod deletion;
 mod error;
 mod live;
 mod snapshot;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::path::{Path, PathBuf};
 

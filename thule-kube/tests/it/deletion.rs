@@ -14,8 +14,8 @@ use thule_kube::{
     find_deletion_candidates,
 };
 
-use crate::support::{Action, Auth, TOKEN, TestServer};
 use crate::{fixtures, oref, reader, test_options};
+use thule_kube::testing::{Action, Auth, TOKEN, TestServer};
 
 fn key(api_version: &str, kind: &str, ns: &str, name: &str) -> ObjectKey {
     ObjectKey::from_api_version(api_version, kind, ns, name)

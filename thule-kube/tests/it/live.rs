@@ -1,5 +1,5 @@
 //! The kube-rs reader, driven through the real kube client and a kubeconfig file, against
-//! the loopback HTTPS server of `support` (no real API server can run in this environment).
+//! the loopback HTTPS server of `thule_kube::testing` (no real API server can run in this environment).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -13,8 +13,8 @@ use thule_kube::{
     KubeClusterReader, KubeError, Ownership, ReaderOptions, find_deletion_candidates,
 };
 
-use crate::support::{Action, Auth, TOKEN, TestServer};
 use crate::{fixture_objects, oref, oref_of, reader, test_options};
+use thule_kube::testing::{Action, Auth, TOKEN, TestServer};
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
     objects
@@ -449,13 +449,9 @@ async fn concurrency_is_bounded() {
         .collect();
     let out = r.read(&wanted).await.unwrap();
     assert!(out.values().all(|o| *o == LiveOutcome::Absent), "{out:?}");
-    let s = server.state.lock().unwrap();
-    assert_eq!(s.requests.len(), 9);
-    assert!(
-        s.max_in_flight <= 2,
-        "{} requests in flight",
-        s.max_in_flight
-    );
+    assert_eq!(server.requests().len(), 9);
+    let most = server.max_in_flight();
+    assert!(most <= 2, "{most} requests in flight");
 }
 
 /// Runs against the loopback server (no real API server can run here): label hints narrow
