@@ -66,7 +66,10 @@ pub use snapshot::SnapshotReader;
 /// runtime. Nothing is requested from the cluster until the first read.
 ///
 /// # Errors
-/// When the snapshot cannot be loaded or the kubeconfig cannot be read or used.
+/// When the snapshot cannot be loaded or the kubeconfig cannot be read or used. The error's
+/// display names the cluster once and carries the cause (see [`KubeError`]); print it without
+/// a `cluster` prefix of your own. Whether the server can be reached is only known at the first
+/// read, whose [`thule_core::cluster::ReadError::Unreachable`] also names the cluster.
 pub async fn reader_for_cluster(
     cluster_ref: &str,
     settings: &ClusterSettings,
@@ -75,9 +78,9 @@ pub async fn reader_for_cluster(
 ) -> Result<Box<dyn ClusterReader>, KubeError> {
     if let Some(snapshot) = &settings.snapshot {
         let path = repo_root.join(snapshot);
-        let reader = SnapshotReader::load(&path).map_err(|source| KubeError::Snapshot {
+        let reader = SnapshotReader::load(&path).map_err(|error| KubeError::Snapshot {
             cluster: cluster_ref.to_owned(),
-            source,
+            error,
         })?;
         return Ok(Box::new(reader));
     }

@@ -145,6 +145,8 @@ impl std::fmt::Debug for KubeClusterReader {
 struct Inner {
     cluster: String,
     describe: String,
+    /// The API server's URL.
+    server: String,
     client: kube::Client,
     options: ReaderOptions,
     started: OnceLock<Instant>,
@@ -226,6 +228,7 @@ impl KubeClusterReader {
             inner: Arc::new(Inner {
                 cluster: cluster_ref.to_owned(),
                 describe: built.describe,
+                server: built.server,
                 client: built.client,
                 options,
                 started: OnceLock::new(),
@@ -690,7 +693,7 @@ impl KubeClusterReader {
         if !discovered.is_empty() && transport.len() == discovered.len() {
             return Err(ReadError::Unreachable {
                 cluster: self.inner.cluster.clone(),
-                message: transport[0].clone(),
+                message: format!("{}: {}", self.inner.server, transport[0]),
             });
         }
         Ok(discovered)
@@ -827,7 +830,7 @@ impl ClusterReader for KubeClusterReader {
                 }),
                 Failure::Transport(message) => Err(ReadError::Unreachable {
                     cluster: inner.cluster.clone(),
-                    message,
+                    message: format!("{}: {message}", inner.server),
                 }),
                 other => {
                     let LiveOutcome::Error { message } = inner.failure_outcome(&other, false)
