@@ -6,15 +6,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 /// A built client and a human name for it (context and server).
 pub(crate) struct Built {
     pub client: kube::Client,
     pub describe: String,
+    /// The API server's URL, for messages about reaching it.
+    pub server: String,
 }
 
-/// Why a client could not be built; the caller adds the `clusterRef`.
+/// Why a client could not be built; the caller adds the `clusterRef`. Messages are whole
+/// lines from [`flatten`].
 pub(crate) enum BuildError {
     Kubeconfig { path: String, message: String },
     InCluster(String),
@@ -38,8 +41,12 @@ fn finish(mut config: kube::Config, context: Option<String>) -> Result<Built, Bu
         Some(c) => format!("kube context {c} ({server})"),
         None => format!("kube {server}"),
     };
-    let client = kube::Client::try_from(config).map_err(|e| BuildError::Client(e.to_string()))?;
-    Ok(Built { client, describe })
+    let client = kube::Client::try_from(config).map_err(|e| BuildError::Client(flatten(&e)))?;
+    Ok(Built {
+        client,
+        describe,
+        server,
+    })
 }
 
 /// Client from a kubeconfig file (or `$KUBECONFIG` / `~/.kube/config` when `path` is `None`),
@@ -58,27 +65,83 @@ pub(crate) async fn from_kubeconfig(
         message,
     };
     let kubeconfig = match path {
-        Some(p) => Kubeconfig::read_from(p).map_err(|e| kubeconfig_error(e.to_string()))?,
+        Some(p) => Kubeconfig::read_from(p).map_err(|e| kubeconfig_error(read_message(&e)))?,
         None if context.is_none() => {
             let config = kube::Config::infer()
                 .await
-                .map_err(|e| kubeconfig_error(e.to_string()))?;
+                .map_err(|e| kubeconfig_error(flatten(&e)))?;
             return finish(config, None);
         }
-        None => Kubeconfig::read().map_err(|e| kubeconfig_error(e.to_string()))?,
+        None => Kubeconfig::read().map_err(|e| kubeconfig_error(read_message(&e)))?,
     };
     let context_name = context
         .map(str::to_owned)
         .or_else(|| kubeconfig.current_context.clone());
+    if let Some(name) = &context_name
+        && !kubeconfig.contexts.iter().any(|c| c.name == *name)
+    {
+        // kube would say "failed to load current context: <name>", also for a context that
+        // was asked for rather than current; name it and list what there is.
+        let known: Vec<&str> = kubeconfig
+            .contexts
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        let message = if known.is_empty() {
+            format!("no context `{name}` (it has no contexts)")
+        } else {
+            format!("no context `{name}` (it has: {})", known.join(", "))
+        };
+        return Err(kubeconfig_error(message));
+    }
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options(context))
         .await
-        .map_err(|e| kubeconfig_error(e.to_string()))?;
+        .map_err(|e| kubeconfig_error(flatten(&e)))?;
     finish(config, context_name)
+}
+
+/// Why a kubeconfig file could not be read. The caller already names the file, and kube's
+/// message for an unreadable file names it again (`failed to read kubeconfig from '…': …`):
+/// keep only the I/O error then.
+fn read_message(e: &KubeconfigError) -> String {
+    match e {
+        KubeconfigError::ReadConfig(io, _) => io.to_string(),
+        other => flatten(other),
+    }
+}
+
+/// An error and its causes as one line, `outer: cause: root cause`, each said once. kube's
+/// errors (and hyper's) often print their cause in their own message as well as returning it
+/// as the source; a cause whose text the line already holds is skipped. What leaves this
+/// module is this line, never the error: callers print no source chain of kube's.
+pub(crate) fn flatten(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
+/// Why a request could not be sent or answered, without kube's wrapper names: the tower
+/// service error or the hyper error, and their causes (`client error (Connect): tcp connect
+/// error: Connection refused (os error 111)`).
+fn transport_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Service(inner) => flatten(inner.as_ref()),
+        kube::Error::HyperError(inner) => flatten(inner),
+        other => flatten(other),
+    }
 }
 
 /// Client from the pod's service account (`KUBERNETES_SERVICE_HOST`, token and CA files).
 pub(crate) fn in_cluster() -> Result<Built, BuildError> {
-    let config = kube::Config::incluster().map_err(|e| BuildError::InCluster(e.to_string()))?;
+    let config = kube::Config::incluster().map_err(|e| BuildError::InCluster(flatten(&e)))?;
     let mut built = finish(config, None)?;
     built.describe = format!("in-cluster {}", built.describe.trim_start_matches("kube "));
     Ok(built)
@@ -101,7 +164,10 @@ pub(crate) async fn get(client: &kube::Client, path_and_query: &str) -> Result<R
         .header(http::header::ACCEPT, "application/json")
         .body(kube::client::Body::empty())
         .map_err(|e| format!("cannot build request: {e}"))?;
-    let response = client.send(request).await.map_err(|e| e.to_string())?;
+    let response = client
+        .send(request)
+        .await
+        .map_err(|e| transport_message(&e))?;
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -113,7 +179,7 @@ pub(crate) async fn get(client: &kube::Client, path_and_query: &str) -> Result<R
         .into_body()
         .collect_bytes()
         .await
-        .map_err(|e| format!("reading the response: {e}"))?
+        .map_err(|e| format!("reading the response: {}", transport_message(&e)))?
         .to_vec();
     Ok(Response {
         status,
@@ -139,5 +205,36 @@ pub(crate) fn truncate(message: &str, max: usize) -> String {
         let mut s: String = message.chars().take(max).collect();
         s.push('…');
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that prints its cause and also returns it, as kube's do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("failed to read kubeconfig from 'x': {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("ServiceError: client error (Connect)")]
+    struct Wrapper(#[source] Repeats);
+
+    #[test]
+    fn flatten_says_each_cause_once() {
+        let e = Wrapper(Repeats(std::io::Error::other("gone")));
+        assert_eq!(
+            flatten(&e),
+            "ServiceError: client error (Connect): failed to read kubeconfig from 'x': gone"
+        );
+        assert_eq!(flatten(&std::io::Error::other("alone")), "alone");
+    }
+
+    #[test]
+    fn an_unreadable_kubeconfig_is_its_io_error() {
+        let e = Kubeconfig::read_from("/nonexistent/thule/kubeconfig").unwrap_err();
+        let io = std::fs::read("/nonexistent/thule/kubeconfig").unwrap_err();
+        assert_eq!(read_message(&e), io.to_string());
     }
 }

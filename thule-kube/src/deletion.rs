@@ -10,6 +10,11 @@
 //! Every candidate is then confirmed with a read before it is reported. The decision is pure:
 //! [`candidate_refs`] picks what to confirm, [`deletion_candidates`] turns the confirming
 //! read into verdicts; [`find_deletion_candidates`] runs the two around a [`ClusterReader`].
+//!
+//! Whether a confirmed object is protected from pruning is thule-core's shared answer,
+//! [`thule_core::ownership::protection`]: Flux's `prune`/`reconcile: disabled` as a label or
+//! an annotation, Helm's `resource-policy: keep` and Argo CD's `sync-options`
+//! (`Prune=false`, `Delete=false`) as annotations only, which is how those tools read them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -19,17 +24,13 @@ use thule_core::cluster::{
     ClusterReader, LiveOutcome, ObjectRef, OwnedList, OwnedQuery, ReadError,
 };
 use thule_core::object::{Manifest, ObjectKey, Origin};
+use thule_core::ownership::labels_match;
 
-/// Flux's prune switch label/annotation key.
-pub const FLUX_PRUNE: &str = "kustomize.toolkit.fluxcd.io/prune";
-/// Flux's reconcile switch label/annotation key.
-pub const FLUX_RECONCILE: &str = "kustomize.toolkit.fluxcd.io/reconcile";
-/// Flux's owner-name label.
-pub const FLUX_NAME: &str = "kustomize.toolkit.fluxcd.io/name";
-/// Flux's owner-namespace label.
-pub const FLUX_NAMESPACE: &str = "kustomize.toolkit.fluxcd.io/namespace";
-/// Argo CD's label-mode tracking label.
-pub const ARGO_INSTANCE: &str = "app.kubernetes.io/instance";
+// The markers are thule-core's ownership vocabulary, shared with the diff engine and the risk
+// pass so their verdicts agree; re-exported here so existing paths keep working.
+pub use thule_core::ownership::{
+    ARGO_INSTANCE, FLUX_NAME, FLUX_NAMESPACE, FLUX_PRUNE, FLUX_RECONCILE, Protection, protection,
+};
 
 /// How a project marks the live objects it applied: all of these labels, with these values.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,14 +62,7 @@ impl Ownership {
 
     /// Whether `object` carries every ownership label. Always false without labels.
     pub fn owns(&self, object: &Value) -> bool {
-        !self.labels.is_empty()
-            && self.labels.iter().all(|(k, v)| {
-                object
-                    .pointer("/metadata/labels")
-                    .and_then(|l| l.get(k))
-                    .and_then(Value::as_str)
-                    .is_some_and(|x| x == v)
-            })
+        !self.labels.is_empty() && labels_match(object, &self.labels)
     }
 
     /// The label queries to list owned objects of these `(apiVersion, kind)`s, in `namespace`
@@ -115,9 +109,11 @@ pub struct CandidateSources {
 pub enum Verdict {
     /// Owned, unprotected, present: the applier will delete it.
     Delete,
-    /// Owned but protected (prune disabled and friends): it stays in the cluster, orphaned.
+    /// Owned but protected (prune disabled and friends, see [`protection`]): it stays in the
+    /// cluster, orphaned.
     Orphan {
-        /// The protection, e.g. `kustomize.toolkit.fluxcd.io/prune: disabled`.
+        /// The [`Protection`]'s display, e.g. `kustomize.toolkit.fluxcd.io/prune: disabled`
+        /// or `argocd.argoproj.io/sync-options: Prune=false`.
         reason: String,
     },
     /// Not in the cluster (404): nothing to delete.
@@ -215,37 +211,6 @@ pub fn candidate_refs(
     out.into_values().collect()
 }
 
-fn annotation_or_label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    ["/metadata/annotations", "/metadata/labels"]
-        .iter()
-        .find_map(|p| object.pointer(p)?.get(key)?.as_str())
-}
-
-/// The prune protection on a live object, if any (§7.1, §7.3).
-pub fn protection(object: &Value) -> Option<String> {
-    if let Some(v) = annotation_or_label(object, FLUX_PRUNE)
-        && v.eq_ignore_ascii_case("disabled")
-    {
-        return Some(format!("{FLUX_PRUNE}: disabled"));
-    }
-    if let Some(v) = annotation_or_label(object, FLUX_RECONCILE)
-        && v.eq_ignore_ascii_case("disabled")
-    {
-        return Some(format!("{FLUX_RECONCILE}: disabled"));
-    }
-    if annotation_or_label(object, "helm.sh/resource-policy") == Some("keep") {
-        return Some("helm.sh/resource-policy: keep".to_owned());
-    }
-    if let Some(opts) = annotation_or_label(object, "argocd.argoproj.io/sync-options") {
-        for opt in opts.split(',').map(str::trim) {
-            if opt == "Prune=false" || opt == "Delete=false" {
-                return Some(format!("argocd.argoproj.io/sync-options: {opt}"));
-            }
-        }
-    }
-    None
-}
-
 /// Step 2 (pure): verdicts from the confirming read of [`candidate_refs`]' objects.
 ///
 /// Absent → [`Verdict::AlreadyAbsent`]; forbidden, not served, error or missing from
@@ -281,8 +246,10 @@ pub fn deletion_candidates(
                         Verdict::NotOwned {
                             reason: format!("the live object lacks the labels {ownership}"),
                         }
-                    } else if let Some(reason) = protection(live) {
-                        Verdict::Orphan { reason }
+                    } else if let Some(found) = protection(live) {
+                        Verdict::Orphan {
+                            reason: found.to_string(),
+                        }
                     } else {
                         Verdict::Delete
                     }

@@ -3,6 +3,12 @@
 use thule_core::cluster::ReadError;
 
 /// Why a reader for a `clusterRef` could not be built.
+///
+/// The display is the whole message, ``cluster `<clusterRef>`: <what failed>: <cause>``:
+/// it names the cluster once, at the start, so a caller prints it as it is, without a prefix
+/// of its own. No variant has a [`std::error::Error::source`] (kube's errors repeat their causes
+/// in their own messages, so their text is flattened into the message with each cause said
+/// once), so printing the source chain gives the same line as the display.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KubeError {
@@ -33,12 +39,12 @@ pub enum KubeError {
         message: String,
     },
     /// The configured snapshot could not be loaded.
-    #[error("cluster `{cluster}`: {source}")]
+    #[error("cluster `{cluster}`: {error}")]
     Snapshot {
         /// The `clusterRef`.
         cluster: String,
-        /// The snapshot error (file, line and column where known).
-        #[source]
-        source: ReadError,
+        /// The snapshot error (file, line and column where known), already in the display
+        /// (so not a `source()` as well).
+        error: ReadError,
     },
 }

@@ -21,6 +21,8 @@
 //!   delete / orphan (prune protections) / already absent.
 //! - [`reader_for_cluster`] is the one entry point the CLI needs: it builds the right reader
 //!   for a `clusterRef`'s [`thule_core::config::ClusterSettings`].
+//! - `testing` (feature `testing`, off by default) holds the loopback Kubernetes API server
+//!   the live tests of this crate and of thule-cli run the real kube client against.
 //!
 //! Seams: everything public speaks `thule-core` types (`ObjectRef`, `LiveOutcome`,
 //! `serde_json::Value`); kube-rs and k8s-openapi types stay inside this crate's private modules.
@@ -38,6 +40,8 @@ pub mod deletion;
 mod error;
 mod live;
 mod snapshot;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::path::{Path, PathBuf};
 
@@ -62,7 +66,10 @@ pub use snapshot::SnapshotReader;
 /// runtime. Nothing is requested from the cluster until the first read.
 ///
 /// # Errors
-/// When the snapshot cannot be loaded or the kubeconfig cannot be read or used.
+/// When the snapshot cannot be loaded or the kubeconfig cannot be read or used. The error's
+/// display names the cluster once and carries the cause (see [`KubeError`]); print it without
+/// a `cluster` prefix of your own. Whether the server can be reached is only known at the first
+/// read, whose [`thule_core::cluster::ReadError::Unreachable`] also names the cluster.
 pub async fn reader_for_cluster(
     cluster_ref: &str,
     settings: &ClusterSettings,
@@ -71,9 +78,9 @@ pub async fn reader_for_cluster(
 ) -> Result<Box<dyn ClusterReader>, KubeError> {
     if let Some(snapshot) = &settings.snapshot {
         let path = repo_root.join(snapshot);
-        let reader = SnapshotReader::load(&path).map_err(|source| KubeError::Snapshot {
+        let reader = SnapshotReader::load(&path).map_err(|error| KubeError::Snapshot {
             cluster: cluster_ref.to_owned(),
-            source,
+            error,
         })?;
         return Ok(Box::new(reader));
     }

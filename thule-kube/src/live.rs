@@ -11,6 +11,7 @@ use thule_core::cluster::{
     ClusterReader, KindScope, LiveOutcome, ObjectRef, OwnedList, OwnedQuery, ReadError,
 };
 use thule_core::object::{ObjectKey, group_of};
+use thule_core::ownership::labels_match;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -144,6 +145,8 @@ impl std::fmt::Debug for KubeClusterReader {
 struct Inner {
     cluster: String,
     describe: String,
+    /// The API server's URL.
+    server: String,
     client: kube::Client,
     options: ReaderOptions,
     started: OnceLock<Instant>,
@@ -225,6 +228,7 @@ impl KubeClusterReader {
             inner: Arc::new(Inner {
                 cluster: cluster_ref.to_owned(),
                 describe: built.describe,
+                server: built.server,
                 client: built.client,
                 options,
                 started: OnceLock::new(),
@@ -291,15 +295,6 @@ fn selector(labels: &BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-fn labels_match(object: &Value, labels: &BTreeMap<String, String>) -> bool {
-    let have = object.pointer("/metadata/labels");
-    labels.iter().all(|(k, v)| {
-        have.and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-            .is_some_and(|x| x == v)
-    })
 }
 
 /// List items from the API omit `apiVersion` and `kind` for built-in types; put them back so
@@ -698,7 +693,7 @@ impl KubeClusterReader {
         if !discovered.is_empty() && transport.len() == discovered.len() {
             return Err(ReadError::Unreachable {
                 cluster: self.inner.cluster.clone(),
-                message: transport[0].clone(),
+                message: format!("{}: {}", self.inner.server, transport[0]),
             });
         }
         Ok(discovered)
@@ -835,7 +830,7 @@ impl ClusterReader for KubeClusterReader {
                 }),
                 Failure::Transport(message) => Err(ReadError::Unreachable {
                     cluster: inner.cluster.clone(),
-                    message,
+                    message: format!("{}: {message}", inner.server),
                 }),
                 other => {
                     let LiveOutcome::Error { message } = inner.failure_outcome(&other, false)

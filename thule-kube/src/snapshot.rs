@@ -10,6 +10,7 @@ use thule_core::cluster::{
 use thule_core::object::{
     Manifest, ObjectKey, Origin, builtin_cluster_scoped, canonical_group, flatten_lists, group_of,
 };
+use thule_core::ownership::labels_match;
 use thule_core::yaml::{ParseOptions, parse_stream};
 
 /// A cluster as captured by `kubectl get … -o yaml` (or `-o json`): one file or a directory of
@@ -240,15 +241,6 @@ impl SnapshotReader {
             )),
         }
     }
-}
-
-fn labels_match(object: &Value, labels: &BTreeMap<String, String>) -> bool {
-    let have = object.pointer("/metadata/labels");
-    labels.iter().all(|(k, v)| {
-        have.and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-            .is_some_and(|x| x == v)
-    })
 }
 
 #[async_trait::async_trait]

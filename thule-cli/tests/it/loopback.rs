@@ -1,12 +1,12 @@
 //! The bundled example planned through a loopback HTTPS server speaking the Kubernetes API
-//! (thule-kube's test server: no real API server can run in this environment) gives the same
+//! (`thule_kube::testing`: no real API server can run in this environment) gives the same
 //! plan as through the snapshots, and the plan only ever sends GET requests.
 
 use serde_json::Value;
 use thule_core::object::flatten_lists;
 use thule_core::yaml::{ParseOptions, parse_stream};
+use thule_kube::testing::{Auth, TOKEN, TestServer};
 
-use crate::kube_server::{Auth, TOKEN, TestServer};
 use crate::support::{EXAMPLE_PLAN, args_with, digest, root, stdout, thule};
 
 fn snapshot_objects() -> Vec<Value> {

@@ -3,9 +3,6 @@
 //! `scripts/install-tools.sh` installs (found through `THULE_TOOLS_DIR` or `.tools/bin`).
 
 mod commands;
-#[path = "../../../thule-kube/tests/it/support.rs"]
-#[allow(dead_code)]
-mod kube_server;
 mod loopback;
 mod pipeline;
 mod plan;

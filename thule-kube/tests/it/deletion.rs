@@ -8,14 +8,14 @@ use thule_core::cluster::{
     ClusterReader, LiveOutcome, ObjectRef, OwnedList, OwnedQuery, ReadError,
 };
 use thule_core::object::ObjectKey;
-use thule_kube::deletion::protection;
+use thule_kube::deletion::{FLUX_PRUNE, FLUX_RECONCILE, protection};
 use thule_kube::{
     CandidateSources, Ownership, SnapshotReader, Verdict, candidate_refs, deletion_candidates,
     find_deletion_candidates,
 };
 
-use crate::support::{Action, Auth, TOKEN, TestServer};
 use crate::{fixtures, oref, reader, test_options};
+use thule_kube::testing::{Action, Auth, TOKEN, TestServer};
 
 fn key(api_version: &str, kind: &str, ns: &str, name: &str) -> ObjectKey {
     ObjectKey::from_api_version(api_version, kind, ns, name)
@@ -172,35 +172,116 @@ fn controller_owned_unknown_and_terminating() {
     assert!(!secret.terminating);
 }
 
-/// Pure: the protections of §7.3, on annotations or labels.
+/// Pure: the protections of §7.3 as the tools read them. Flux's switches protect as a label
+/// or an annotation, in any case; Helm's `resource-policy: keep` and Argo CD's
+/// `sync-options` protect only as annotations (a label of that name is ignored by Helm and
+/// Argo CD, so the object is deleted). The orphan reason is the protection's display.
 #[test]
 fn protections() {
-    let with = |meta: Value| json!({"metadata": meta});
-    assert_eq!(
-        protection(&with(
-            json!({"labels": {"kustomize.toolkit.fluxcd.io/prune": "disabled"}})
-        )),
-        Some("kustomize.toolkit.fluxcd.io/prune: disabled".into())
-    );
-    assert_eq!(
-        protection(&with(
-            json!({"annotations": {"helm.sh/resource-policy": "keep"}})
-        )),
-        Some("helm.sh/resource-policy: keep".into())
-    );
-    assert_eq!(
-        protection(&with(
-            json!({"annotations": {"argocd.argoproj.io/sync-options": "ServerSideApply=true, Prune=false"}})
-        )),
-        Some("argocd.argoproj.io/sync-options: Prune=false".into())
-    );
-    assert_eq!(
-        protection(&with(
-            json!({"annotations": {"kustomize.toolkit.fluxcd.io/prune": "enabled"}})
-        )),
-        None
-    );
-    assert_eq!(protection(&with(json!({}))), None);
+    let ownership = Ownership::flux_kustomization("shop", "flux-system");
+    let with = |name: &str, place: &str, key: &str, value: &str| {
+        let mut labels = flux_labels();
+        let mut annotations = json!({});
+        let target = if place == "labels" {
+            &mut labels
+        } else {
+            &mut annotations
+        };
+        target[key] = Value::String(value.to_owned());
+        cm(name, labels, annotations)
+    };
+    let cases = [
+        (
+            with("flux-label", "labels", FLUX_PRUNE, "disabled"),
+            Some("kustomize.toolkit.fluxcd.io/prune: disabled"),
+        ),
+        (
+            with(
+                "flux-annotation-any-case",
+                "annotations",
+                FLUX_RECONCILE,
+                "Disabled",
+            ),
+            Some("kustomize.toolkit.fluxcd.io/reconcile: disabled"),
+        ),
+        (
+            with("flux-enabled", "annotations", FLUX_PRUNE, "enabled"),
+            None,
+        ),
+        (
+            with(
+                "helm-annotation",
+                "annotations",
+                "helm.sh/resource-policy",
+                "keep",
+            ),
+            Some("helm.sh/resource-policy: keep"),
+        ),
+        (
+            with("helm-label", "labels", "helm.sh/resource-policy", "keep"),
+            None,
+        ),
+        (
+            with(
+                "argo-annotation",
+                "annotations",
+                "argocd.argoproj.io/sync-options",
+                "ServerSideApply=true, Prune=false",
+            ),
+            Some("argocd.argoproj.io/sync-options: Prune=false"),
+        ),
+        (
+            with(
+                "argo-delete-annotation",
+                "annotations",
+                "argocd.argoproj.io/sync-options",
+                "Delete=false",
+            ),
+            Some("argocd.argoproj.io/sync-options: Delete=false"),
+        ),
+        (
+            with(
+                "argo-label",
+                "labels",
+                "argocd.argoproj.io/sync-options",
+                "Prune=false",
+            ),
+            None,
+        ),
+    ];
+    let listed: Vec<Value> = cases.iter().map(|(o, _)| o.clone()).collect();
+    let refs = candidate_refs(&[], &BTreeSet::new(), &listed, &ownership);
+    let confirmed: BTreeMap<ObjectKey, LiveOutcome> = listed
+        .iter()
+        .map(|o| {
+            let name = o["metadata"]["name"].as_str().unwrap();
+            (
+                key("v1", "ConfigMap", "shop", name),
+                LiveOutcome::Found(o.clone()),
+            )
+        })
+        .collect();
+    let got = verdicts(&deletion_candidates(&refs, &confirmed, &ownership));
+    for (object, want) in &cases {
+        let name = object["metadata"]["name"].as_str().unwrap();
+        let want = match want {
+            Some(reason) => Verdict::Orphan {
+                reason: (*reason).to_owned(),
+            },
+            None => Verdict::Delete,
+        };
+        assert_eq!(got[name].0, want, "{name}");
+        // The verdict and the shared vocabulary agree.
+        assert_eq!(
+            protection(object).map(|p| p.to_string()),
+            match &got[name].0 {
+                Verdict::Orphan { reason } => Some(reason.clone()),
+                _ => None,
+            },
+            "{name}"
+        );
+    }
+    assert_eq!(got.len(), cases.len());
 }
 
 /// Through the snapshot reader: the base render's removed Service and ConfigMap are deletes,

@@ -1,5 +1,6 @@
 //! The kube-rs reader, driven through the real kube client and a kubeconfig file, against
-//! the loopback HTTPS server of `support` (no real API server can run in this environment).
+//! the loopback HTTPS server of `thule_kube::testing` (no real API server can run in this
+//! environment).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -8,13 +9,15 @@ use serde_json::{Value, json};
 use thule_core::cluster::{
     ClusterReader, KindScope, LiveOutcome, OwnedList, OwnedQuery, ReadError,
 };
+use thule_core::config::ClusterSettings;
 use thule_core::object::ObjectKey;
 use thule_kube::{
     KubeClusterReader, KubeError, Ownership, ReaderOptions, find_deletion_candidates,
+    reader_for_cluster,
 };
 
-use crate::support::{Action, Auth, TOKEN, TestServer};
 use crate::{fixture_objects, oref, oref_of, reader, test_options};
+use thule_kube::testing::{Action, Auth, TOKEN, TestServer};
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
     objects
@@ -449,13 +452,9 @@ async fn concurrency_is_bounded() {
         .collect();
     let out = r.read(&wanted).await.unwrap();
     assert!(out.values().all(|o| *o == LiveOutcome::Absent), "{out:?}");
-    let s = server.state.lock().unwrap();
-    assert_eq!(s.requests.len(), 9);
-    assert!(
-        s.max_in_flight <= 2,
-        "{} requests in flight",
-        s.max_in_flight
-    );
+    assert_eq!(server.requests().len(), 9);
+    let most = server.max_in_flight();
+    assert!(most <= 2, "{most} requests in flight");
 }
 
 /// Runs against the loopback server (no real API server can run here): label hints narrow
@@ -640,6 +639,124 @@ async fn bad_kubeconfig_is_a_construction_error() {
     .await
     .unwrap_err();
     assert!(e.to_string().contains("cluster `prod`"), "{e}");
+}
+
+/// The message and its source chain as a chain printer (`thule_render::chain`, anyhow's
+/// `{:#}`) prints them: every layer's display, joined by `: `.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        next = e.source();
+    }
+    out
+}
+
+/// The errors a caller of `reader_for_cluster` prints, exactly: each names the cluster once,
+/// at the start, and says each cause once, in its display and in its source chain alike. An
+/// unknown context names the context and those the kubeconfig has; a missing kubeconfig is
+/// the file and the OS error (not kube's message naming the file again). The unknown-context
+/// case reads the loopback server's kubeconfig (no real API server can run here).
+#[tokio::test]
+async fn reader_errors_name_the_cluster_once_and_each_cause_once() {
+    let server = TestServer::start(Vec::new(), Auth::Token(TOKEN.into()))
+        .await
+        .unwrap();
+    let kubeconfig = server.kubeconfig.display().to_string();
+    let settings = ClusterSettings {
+        kubeconfig: Some(kubeconfig.clone()),
+        context: Some("no-such-context".into()),
+        snapshot: None,
+    };
+    let root = std::path::Path::new("/");
+    let Err(e) = reader_for_cluster("prod", &settings, root, test_options()).await else {
+        panic!("an unknown context must not build a reader")
+    };
+    let want = format!(
+        "cluster `prod`: kubeconfig {kubeconfig}: no context `no-such-context` \
+         (it has: loopback, loopback-cert)"
+    );
+    assert!(matches!(e, KubeError::Kubeconfig { .. }), "{e:?}");
+    assert_eq!(e.to_string(), want);
+    assert_eq!(chain(&e), want);
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.yaml");
+    let settings = ClusterSettings {
+        kubeconfig: Some(missing.display().to_string()),
+        ..ClusterSettings::default()
+    };
+    let Err(e) = reader_for_cluster("prod", &settings, root, test_options()).await else {
+        panic!("a missing kubeconfig must not build a reader")
+    };
+    let io = std::fs::read(&missing).unwrap_err();
+    let want = format!("cluster `prod`: kubeconfig {}: {io}", missing.display());
+    assert_eq!(e.to_string(), want);
+    assert_eq!(chain(&e), want);
+
+    std::fs::write(dir.path().join("broken.yaml"), "items: [\n").unwrap();
+    let settings = ClusterSettings {
+        snapshot: Some("broken.yaml".into()),
+        ..ClusterSettings::default()
+    };
+    let Err(e) = reader_for_cluster("prod", &settings, dir.path(), test_options()).await else {
+        panic!("a broken snapshot must not load")
+    };
+    let shown = e.to_string();
+    assert_eq!(shown.matches("cluster `").count(), 1, "{shown}");
+    assert!(
+        shown.starts_with(&format!(
+            "cluster `prod`: snapshot {}: ",
+            dir.path().join("broken.yaml").display()
+        )),
+        "{shown}"
+    );
+    assert_eq!(chain(&e), shown);
+}
+
+/// A server nobody listens on (a loopback port bound, then closed: no real API server can
+/// run here). Building the reader succeeds, since nothing is requested until the first read;
+/// that read fails as a whole with a message naming the cluster once, the server, and the
+/// connection error (the OS's words, as a direct connect gets them), once.
+#[tokio::test]
+async fn an_unreachable_server_is_named_with_the_connection_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    \
+             server: https://{addr}\nusers:\n- name: u\n  user:\n    token: t\n\
+             contexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n\
+             current-context: x\n"
+        ),
+    )
+    .unwrap();
+    let settings = ClusterSettings {
+        kubeconfig: Some(kubeconfig.display().to_string()),
+        ..ClusterSettings::default()
+    };
+    let options = test_options().with_retries(1, Duration::ZERO, Duration::ZERO);
+    let r = reader_for_cluster("prod", &settings, dir.path(), options)
+        .await
+        .unwrap();
+    let e = r
+        .read(&[oref("v1", "Service", "shop", "web")])
+        .await
+        .unwrap_err();
+    let refused = std::net::TcpStream::connect(addr).unwrap_err();
+    let want = format!(
+        "cluster `prod` is unreachable: https://{addr}/: client error (Connect): \
+         tcp connect error: {refused}"
+    );
+    assert!(matches!(e, ReadError::Unreachable { .. }), "{e:?}");
+    assert_eq!(e.to_string(), want);
+    assert_eq!(chain(&e), want);
 }
 
 /// Outside a pod there is no service-account configuration.

@@ -1,11 +1,10 @@
 //! Integration tests of thule-kube: the kube-rs reader against a loopback Kubernetes API
-//! server (see `support`), the snapshot reader, deletion candidates, and the RBAC manifests.
+//! server (`thule_kube::testing`), the snapshot reader, deletion candidates, and the RBAC manifests.
 
 mod deletion;
 mod live;
 mod rbac;
 mod snapshot;
-mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +14,7 @@ use serde_json::Value;
 use thule_core::cluster::{LiveOutcome, ObjectRef};
 use thule_core::object::{Manifest, ObjectKey, Origin, flatten_lists};
 use thule_core::yaml::{ParseOptions, parse_stream};
+use thule_kube::testing::TestServer;
 use thule_kube::{KubeClusterReader, ReaderOptions};
 
 /// The snapshot fixture directory (realistic `kubectl get -o yaml` dumps).
@@ -65,7 +65,7 @@ pub fn test_options() -> ReaderOptions {
 
 /// A reader on the loopback server through the kubeconfig's `context`.
 pub async fn reader(
-    server: &support::TestServer,
+    server: &TestServer,
     context: &str,
     options: ReaderOptions,
 ) -> KubeClusterReader {

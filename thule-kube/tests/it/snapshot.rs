@@ -11,8 +11,8 @@ use thule_core::config::ClusterSettings;
 use thule_core::object::ObjectKey;
 use thule_kube::{Ownership, SnapshotReader, reader_for_cluster};
 
-use crate::support::{Auth, TOKEN, TestServer};
 use crate::{fixture_objects, fixtures, oref, oref_of, plan_view, reader, test_options};
+use thule_kube::testing::{Auth, TOKEN, TestServer};
 
 fn key(api_version: &str, kind: &str, ns: &str, name: &str) -> ObjectKey {
     ObjectKey::from_api_version(api_version, kind, ns, name)

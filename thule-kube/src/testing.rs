@@ -1,18 +1,50 @@
-//! A loopback HTTPS server speaking enough of the Kubernetes API for the reader: discovery
-//! (`/api`, `/apis`, `/api/v1`, `/apis/<g>/<v>`), get, paginated list with label and field
-//! selectors, `Status` errors, and scripted misbehaviour (403, 429 or 503 a number of times,
-//! slow answers). No real API server can run in this environment, so every live test runs the
-//! real kube client against this server on 127.0.0.1 with an ephemeral port, a self-signed CA
-//! made with rcgen, and a kubeconfig written to a temp dir. The server records every request.
+//! Test support (feature `testing`, off by default): a loopback Kubernetes API server.
+//!
+//! No real API server can run in thule's test environments, so the live tests run the real
+//! kube client against [`TestServer`]: an HTTPS server on 127.0.0.1 with an ephemeral port,
+//! speaking enough of the Kubernetes API for [`crate::KubeClusterReader`]: discovery (`/api`,
+//! `/apis`, `/api/v1`, `/apis/<g>/<v>`), get, paginated list with label and field selectors
+//! and `continue` tokens, and `metav1.Status` errors. It serves a fixed set of built-in and
+//! custom resources (ConfigMap, Secret, Service, ServiceAccount, Namespace, Deployment,
+//! StatefulSet, NetworkPolicy, ClusterRole, CustomResourceDefinition,
+//! `monitoring.coreos.com/v1` ServiceMonitor), answers anything but `GET` with 405, and
+//! records every request so a test can assert that only `GET`s were sent.
+//!
+//! TLS uses a fresh self-signed CA made with rcgen; the kubeconfig written next to it (in a
+//! temporary directory living as long as the server) has two contexts, `loopback` (a
+//! bearer-token user presenting [`TOKEN`]) and `loopback-cert` (a client-certificate user).
+//! [`Action`]s script misbehaviour per path: 403, a status a number of times, a raw non-JSON
+//! body, slow answers.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), thule_kube::testing::TestServerError> {
+//! use thule_kube::testing::{Auth, TOKEN, TestServer};
+//!
+//! let server = TestServer::start(Vec::new(), Auth::Token(TOKEN.to_owned())).await?;
+//! let reader = thule_kube::KubeClusterReader::from_kubeconfig(
+//!     "loopback",
+//!     Some(&server.kubeconfig),
+//!     Some("loopback"),
+//!     thule_kube::ReaderOptions::default(),
+//! )
+//! .await
+//! .expect("reader");
+//! # drop(reader);
+//! assert!(server.requests().iter().all(|r| r.method == "GET"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Must run inside a Tokio runtime (the server is a spawned task, stopped when the
+//! [`TestServer`] is dropped).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -27,12 +59,12 @@ use tokio_rustls::TlsAcceptor;
 
 /// One resource the server serves.
 #[derive(Clone, Debug)]
-pub struct ApiRes {
-    pub group: &'static str,
-    pub version: &'static str,
-    pub kind: &'static str,
-    pub plural: &'static str,
-    pub namespaced: bool,
+struct ApiRes {
+    group: &'static str,
+    version: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+    namespaced: bool,
 }
 
 impl ApiRes {
@@ -46,7 +78,7 @@ impl ApiRes {
 }
 
 /// The built-in and custom resources the tests use.
-pub fn standard_resources() -> Vec<ApiRes> {
+fn standard_resources() -> Vec<ApiRes> {
     let r = |group, version, kind, plural, namespaced| ApiRes {
         group,
         version,
@@ -94,36 +126,59 @@ pub fn standard_resources() -> Vec<ApiRes> {
 }
 
 /// A request as the server saw it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Recorded {
+    /// The HTTP method (`GET`, or whatever a misbehaving client sent).
     pub method: String,
+    /// The path, percent-encoded as sent (`/api/v1/namespaces/shop/configmaps`).
     pub path: String,
+    /// The raw query string, empty when there was none (`limit=500&labelSelector=...`).
     pub query: String,
 }
 
 /// Scripted misbehaviour for requests whose path starts with (or equals) `path`.
 #[derive(Clone, Debug)]
-pub struct Rule {
-    pub path: String,
-    pub exact: bool,
-    pub action: Action,
+struct Rule {
+    path: String,
+    exact: bool,
+    action: Action,
 }
 
-/// What a [`Rule`] does.
-#[derive(Clone, Debug)]
+/// Scripted misbehaviour, installed with [`TestServer::rule`] for the requests on one path
+/// (or under one path prefix). Rules apply in the order they were added; the first one that
+/// answers wins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
-    /// Answer 403 Forbidden, always.
+    /// Answer 403 Forbidden with a `Status` naming the service account, always.
     Forbid,
-    /// Answer this status (429, 503, …) the next `times` times, with `Retry-After: 0`.
-    Fail { status: u16, times: u32 },
-    /// Answer with this status and raw body, always.
-    Raw { status: u16, body: &'static str },
-    /// Wait `delay` before answering, the next `times` times.
-    Slow { delay: Duration, times: u32 },
+    /// Answer this status (429, 503, …) with a `Status` body and `Retry-After: 0` the next
+    /// `times` times; then the request is served normally.
+    Fail {
+        /// The HTTP status.
+        status: u16,
+        /// How many requests get it.
+        times: u32,
+    },
+    /// Answer this status with a raw `text/plain` body (not a `Status`), always: a proxy's
+    /// error page, or anything a reader must not copy into its messages.
+    Raw {
+        /// The HTTP status.
+        status: u16,
+        /// The body.
+        body: &'static str,
+    },
+    /// Wait `delay` before answering the next `times` requests.
+    Slow {
+        /// How long.
+        delay: Duration,
+        /// How many requests wait.
+        times: u32,
+    },
 }
 
-/// How clients authenticate.
-#[derive(Clone, Debug)]
+/// How clients must authenticate.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Auth {
     /// `Authorization: Bearer <token>`; anything else gets 401.
     Token(String),
@@ -133,15 +188,21 @@ pub enum Auth {
 
 /// The server's mutable state.
 #[derive(Default)]
-pub struct State {
-    pub objects: Vec<Value>,
-    pub resources: Vec<ApiRes>,
-    pub requests: Vec<Recorded>,
-    pub rules: Vec<Rule>,
-    pub token: Option<String>,
+struct State {
+    objects: Vec<Value>,
+    resources: Vec<ApiRes>,
+    requests: Vec<Recorded>,
+    rules: Vec<Rule>,
+    token: Option<String>,
     /// Requests being answered right now, and the most ever at once.
-    pub in_flight: usize,
-    pub max_in_flight: usize,
+    in_flight: usize,
+    max_in_flight: usize,
+}
+
+/// The state, also after a panic elsewhere while it was held (the recorded requests are
+/// still worth reporting).
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Counts a request as in flight until dropped (also when the client gives up on it).
@@ -149,7 +210,7 @@ struct InFlight(Arc<Mutex<State>>);
 
 impl InFlight {
     fn enter(state: &Arc<Mutex<State>>) -> Self {
-        let mut s = state.lock().unwrap();
+        let mut s = lock(state);
         s.in_flight += 1;
         s.max_in_flight = s.max_in_flight.max(s.in_flight);
         Self(state.clone())
@@ -158,17 +219,30 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.lock().unwrap().in_flight -= 1;
+        lock(&self.0).in_flight -= 1;
     }
 }
 
-/// A running loopback API server with its kubeconfig.
+/// A running loopback API server with its kubeconfig; stopped when dropped.
 pub struct TestServer {
+    /// Where it listens (127.0.0.1 and an ephemeral port).
     pub addr: SocketAddr,
-    pub state: Arc<Mutex<State>>,
+    /// A kubeconfig for it, with the contexts `loopback` (token) and `loopback-cert`
+    /// (client certificate); `loopback` is the current context. The CA and client key files
+    /// it names sit next to it.
     pub kubeconfig: PathBuf,
+    state: Arc<Mutex<State>>,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .field("kubeconfig", &self.kubeconfig)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for TestServer {
@@ -177,7 +251,8 @@ impl Drop for TestServer {
     }
 }
 
-/// The token the default kubeconfig user presents.
+/// The bearer token of the kubeconfig's `loopback` context; start the server with
+/// `Auth::Token(TOKEN.to_owned())` to accept it.
 pub const TOKEN: &str = "loopback-test-token";
 
 struct Pki {
@@ -189,7 +264,7 @@ struct Pki {
     ca_der: CertificateDer<'static>,
 }
 
-fn pki() -> Result<Pki> {
+fn pki() -> Result<Pki, TestServerError> {
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -224,9 +299,13 @@ fn pki() -> Result<Pki> {
 }
 
 impl TestServer {
-    /// Start a server serving `objects` (full objects with `apiVersion` and `kind`) and the
-    /// standard resources, authenticating by `auth`.
-    pub async fn start(objects: Vec<Value>, auth: Auth) -> Result<Self> {
+    /// Start a server serving `objects` (full objects with `apiVersion` and `kind`, as the
+    /// API server stores them), requiring `auth`.
+    ///
+    /// # Errors
+    /// When the certificates, the TLS configuration, the listening socket or the kubeconfig
+    /// cannot be made.
+    pub async fn start(objects: Vec<Value>, auth: Auth) -> Result<Self, TestServerError> {
         let pki = pki()?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
@@ -292,29 +371,34 @@ impl TestServer {
         })
     }
 
-    /// Add a misbehaviour rule.
+    /// Script `action` for requests on `path` (`exact`) or under it (a prefix otherwise).
     pub fn rule(&self, path: &str, exact: bool, action: Action) {
-        self.state.lock().unwrap().rules.push(Rule {
+        lock(&self.state).rules.push(Rule {
             path: path.to_owned(),
             exact,
             action,
         });
     }
 
-    /// Every request so far.
+    /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state.lock().unwrap().requests.clone()
+        lock(&self.state).requests.clone()
     }
 
     /// Forget the recorded requests.
     pub fn clear_requests(&self) {
-        self.state.lock().unwrap().requests.clear();
+        lock(&self.state).requests.clear();
+    }
+
+    /// The most requests the server was answering at one time so far.
+    pub fn max_in_flight(&self) -> usize {
+        lock(&self.state).max_in_flight
     }
 }
 
 /// Write the CA, client certificate and a kubeconfig with two contexts: `loopback` (token
 /// user) and `loopback-cert` (client-certificate user).
-fn write_kubeconfig(dir: &Path, server: &str, pki: &Pki) -> Result<PathBuf> {
+fn write_kubeconfig(dir: &Path, server: &str, pki: &Pki) -> Result<PathBuf, TestServerError> {
     let ca = dir.join("ca.pem");
     let cert = dir.join("client.pem");
     let key = dir.join("client-key.pem");
@@ -354,8 +438,26 @@ current-context: loopback
         key = key.display(),
     );
     let path = dir.join("kubeconfig.yaml");
-    std::fs::write(&path, text).context("writing kubeconfig")?;
+    std::fs::write(&path, text)?;
     Ok(path)
+}
+
+/// Why a [`TestServer`] could not start. The cause is the [`std::error::Error::source`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestServerError {
+    /// The CA, server or client certificate could not be made.
+    #[error("cannot make the test certificates")]
+    Certificates(#[from] rcgen::Error),
+    /// The TLS configuration was refused.
+    #[error("cannot configure TLS")]
+    Tls(#[from] rustls::Error),
+    /// The client-certificate verifier could not be built.
+    #[error("cannot configure client-certificate verification")]
+    ClientVerifier(#[from] rustls::server::VerifierBuilderError),
+    /// The socket could not be bound, or the kubeconfig, CA or key files written.
+    #[error("cannot bind the loopback socket or write the kubeconfig")]
+    Io(#[from] std::io::Error),
 }
 
 fn respond(status: u16, body: &Value) -> Response<Full<Bytes>> {
@@ -470,7 +572,7 @@ async fn handle(
     let _in_flight = InFlight::enter(&state);
     // Record, apply the rules, and decide under the lock; sleep outside it.
     let (delay, early) = {
-        let mut s = state.lock().unwrap();
+        let mut s = lock(&state);
         s.requests.push(Recorded {
             method: method.clone(),
             path: path.clone(),
@@ -550,7 +652,7 @@ async fn handle(
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
-    let s = state.lock().unwrap();
+    let s = lock(&state);
     Ok(route(&s, &path, &query))
 }
 
