@@ -14,16 +14,14 @@
 //!   from pruning, and the one label matcher.
 //! - [`discovery`]: the pure function from "these paths changed" to "these projects must be
 //!   planned, and why".
-//!
 //! - [`cancel`]: a cancellation token for synchronous and async code alike.
 //!
 //! The seams (traits the I/O crates implement):
 //! - [`cluster::ClusterReader`]: read-only access to live objects (`thule-kube` implements it
-//!   over kube-rs and over `kubectl get -o yaml` snapshots);
-//! - [`vcs::VcsPublisher`]: posting the plan on a merge request (`thule-vcs`).
+//!   over kube-rs and over `kubectl get -o yaml` snapshots).
 //!
-//! Everything in this crate is synchronous and pure except the two async seam traits, which
-//! only declare I/O; nothing here starts a process, opens a socket or reads the clock.
+//! Everything in this crate is synchronous and pure except the async seam trait, which only
+//! declares I/O; nothing here starts a process, opens a socket or reads the clock.
 
 pub mod cancel;
 pub mod cluster;
@@ -32,7 +30,6 @@ pub mod discovery;
 pub mod object;
 pub mod ownership;
 pub mod repo;
-pub mod vcs;
 pub mod yaml;
 
 pub use cancel::CancelToken;
@@ -40,5 +37,4 @@ pub use cluster::{
     ClusterReader, KindScope, LiveOutcome, ObjectRef, OwnedList, OwnedQuery, ReadError,
 };
 pub use object::{Manifest, ManifestError, ObjectKey, Origin};
-pub use vcs::{MergeRequestRef, PublishError, PublishedComment, VcsPublisher};
 pub use yaml::{Document, ParseOptions, Position, YamlError};

@@ -243,8 +243,14 @@ pub fn deletion_candidates(
                 Some(LiveOutcome::Found(live)) => {
                     terminating = live.pointer("/metadata/deletionTimestamp").is_some();
                     if !ownership.labels.is_empty() && !ownership.owns(live) {
+                        let missing =
+                            thule_core::ownership::missing_labels(live, &ownership.labels)
+                                .into_iter()
+                                .map(|k| format!("{k}={}", ownership.labels[k]))
+                                .collect::<Vec<_>>()
+                                .join(", ");
                         Verdict::NotOwned {
-                            reason: format!("the live object lacks the labels {ownership}"),
+                            reason: format!("the live object lacks the labels {missing}"),
                         }
                     } else if let Some(found) = protection(live) {
                         Verdict::Orphan {

@@ -77,6 +77,7 @@ impl ReaderFactory for KubeReaders {
         }
         reader_for_cluster(cluster, &settings, &self.repo, self.options.clone())
             .await
-            .map_err(|e| format!("cluster `{cluster}`: {}", thule_render::chain(&e)))
+            // The error names the cluster itself, once.
+            .map_err(|e| thule_render::chain(&e))
     }
 }
