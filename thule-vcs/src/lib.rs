@@ -1,20 +1,38 @@
 //! # thule-vcs
 //!
-//! The merge-request side of thule.
+//! The merge-request side of thule: posting one plan per merge request on GitLab, GitHub,
+//! Gitea/Forgejo and Bitbucket, superseding the older ones, and setting a commit status.
 //!
-//! - [`split`]: packing a long plan comment into ordered parts under a provider's size limit,
-//!   never truncating and never breaking a code fence or a `<details>` section.
-//! - The [`VcsPublisher`] seam (defined in thule-core, re-exported here) is what GitLab and
-//!   GitHub publishers will implement: one plan comment per merge request, earlier plan comments
-//!   marked superseded (shared/spec/vcs-reference.md). No publisher is implemented yet: no issue
-//!   of the current milestone asks for one, and the CLI prints plans to stdout.
+//! - [`model`]: forges, repositories, merge requests, comments, commit statuses.
+//! - [`provider`]: the [`Provider`] seam, the primitives every forge offers (one adapter per
+//!   forge, behind the features `gitlab`, `github`, `gitea`, `bitbucket`).
+//! - [`marker`]: the hidden marker that identifies thule's own plan comments.
+//! - [`supersede`]: the pure planner from existing comments and new parts to operations.
+//! - [`publish`]: [`Publisher`], which runs that plan over any [`Provider`].
+//! - [`split`]: packing a long plan into ordered parts under a forge's size limit, never
+//!   truncating and never breaking a code fence or a `<details>` section.
+//! - [`error`]: [`VcsError`], with a kind a caller can act on.
 
+pub mod error;
+pub mod marker;
+pub mod model;
+pub mod provider;
+pub mod publish;
 pub mod split;
+pub mod supersede;
 
+pub use error::{ErrorKind, VcsError};
+pub use model::{
+    Actor, ChangedPath, Comment, CommentHandle, CommitStatus, MergeRequest, MrRef, MrState,
+    ProviderKind, RepoRef, StatusState,
+};
+pub use provider::{Capabilities, Provider, SupersedeStyle};
+pub use publish::{Published, Publisher};
 pub use split::{is_balanced, split_markdown};
-pub use thule_core::vcs::{MergeRequestRef, PublishError, PublishedComment, VcsPublisher};
 
 /// GitHub's limit on the body of an issue or pull-request comment, in characters.
 pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
 /// GitLab's limit on the body of a note, in characters.
 pub const GITLAB_NOTE_LIMIT: usize = 1_000_000;
+/// Bitbucket Data Center's limit on a comment, in characters.
+pub const BITBUCKET_DC_COMMENT_LIMIT: usize = 32_768;

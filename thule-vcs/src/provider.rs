@@ -6,8 +6,8 @@
 
 use crate::error::{ErrorKind, Result, VcsError};
 use crate::model::{
-    Actor, ChangedPath, Comment, CommentHandle, CommitStatus, MergeRequest, MrRef,
-    ProviderKind, RepoRef,
+    Actor, ChangedPath, Comment, CommentHandle, CommitStatus, MergeRequest, MrRef, ProviderKind,
+    RepoRef,
 };
 
 /// How a forge lets thule mark an older plan comment as superseded.

@@ -244,11 +244,16 @@ mod tests {
 
     fn comment(id: u64, mine: bool, minimized: bool, kind: &Kind) -> Comment {
         let body = match kind {
-            Kind::Plan { sha: s, part, parts } => {
-                part_body(&mr(7), &sha(*s), *part, *parts, "old plan")
-            }
+            Kind::Plan {
+                sha: s,
+                part,
+                parts,
+            } => part_body(&mr(7), &sha(*s), *part, *parts, "old plan"),
             Kind::Superseded { sha: s } => {
-                format!("{}\nsuperseded", Marker::plan(&mr(7), &sha(*s), 1, 1).superseded())
+                format!(
+                    "{}\nsuperseded",
+                    Marker::plan(&mr(7), &sha(*s), 1, 1).superseded()
+                )
             }
             Kind::MarkerInside => format!("quote:\n{}", Marker::plan(&mr(7), &sha(0), 1, 1)),
             Kind::OtherMr => part_body(&mr(8), &sha(0), 1, 1, "another MR"),
@@ -304,11 +309,17 @@ mod tests {
                 prop_assert_eq!(cs.len(), 1);
                 prop_assert_eq!(&cs[0].body, &part_body(&mr(7), &new_sha, i + 1, parts.len(), text));
             }
-            // Comments that are not thule's plans of this MR are untouched.
-            for b in &before {
+            // Comments that are not thule's plans of this MR (by the generator's account of
+            // them, not by the code under test) are untouched; thule's older plans are
+            // superseded.
+            for (b, (mine, _, k)) in before.iter().zip(&existing) {
                 let after = comments.iter().find(|c| c.handle == b.handle).unwrap();
-                if thule_marker(b, &me(), &mr(7)).is_none() {
+                let thules = *mine && matches!(k, Kind::Plan { .. } | Kind::Superseded { .. });
+                if !thules {
                     prop_assert_eq!(after, b);
+                } else if let Kind::Plan { sha: s, .. } = k && sha(*s) != new_sha {
+                    let superseded = after.minimized || after.body.starts_with("<!-- thule:superseded ");
+                    prop_assert!(superseded, "an older plan part is not superseded: {:?}", after);
                 }
             }
             // Idempotent: the same plan again needs no operation.
@@ -318,11 +329,23 @@ mod tests {
 
     #[test]
     fn a_new_sha_posts_before_it_supersedes() {
-        let old = comment(1, true, false, &Kind::Plan { sha: 1, part: 1, parts: 1 });
+        let old = comment(
+            1,
+            true,
+            false,
+            &Kind::Plan {
+                sha: 1,
+                part: 1,
+                parts: 1,
+            },
+        );
         let ops = plan_ops(&me(), &mr(7), &sha(2), &["new".to_owned()], &[old]);
         assert!(matches!(ops[0], Op::Create { part: 1, .. }));
         assert!(matches!(ops[1], Op::Supersede { .. }));
-        let Op::Supersede { marker, old_body, .. } = &ops[1] else {
+        let Op::Supersede {
+            marker, old_body, ..
+        } = &ops[1]
+        else {
             unreachable!()
         };
         let body = superseded_body(
@@ -333,7 +356,9 @@ mod tests {
             Some("https://forge/c/9"),
         );
         assert!(body.starts_with("<!-- thule:superseded v=1"), "{body}");
-        assert!(body.contains("**Superseded** by [the plan for `222222222222`](https://forge/c/9)."));
+        assert!(
+            body.contains("**Superseded** by [the plan for `222222222222`](https://forge/c/9).")
+        );
         assert!(body.contains("<details><summary>Older thule plan"));
         assert!(body.contains("old plan"));
         let stub = superseded_body(SupersedeStyle::EditStub, marker, old_body, &sha(2), None);
