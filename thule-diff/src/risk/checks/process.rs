@@ -1,0 +1,228 @@
+//! Process and ownership (§5.6): objects that cannot be applied or compared, released fields,
+//! drift, adoption and ownership transfer, renames and namespace moves.
+
+use super::super::immutable::short;
+use super::super::world::World;
+use super::super::{Outcome, RiskContext, View};
+use super::helpers::{manager, owners_of, s, under};
+use crate::plan::{Action, ChangeOrigin, Detail, Op, Severity};
+
+use Severity::{High, Info, Medium};
+
+const OWNER_MARKERS: &[(&str, &str)] = &[
+    ("labels", "kustomize.toolkit.fluxcd.io/name"),
+    ("labels", "helm.toolkit.fluxcd.io/name"),
+    ("annotations", "meta.helm.sh/release-name"),
+    ("annotations", "argocd.argoproj.io/tracking-id"),
+];
+
+const STATEFUL: &[&str] = &[
+    "StatefulSet",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "Namespace",
+    "CustomResourceDefinition",
+];
+
+pub(crate) fn process(v: &View<'_>, world: &World, ctx: &RiskContext<'_>, out: &mut Outcome) {
+    let o = v.o;
+    let first_note = |skip_warnings: bool| {
+        o.notes
+            .iter()
+            .find(|n| !(skip_warnings && n.starts_with("warning")))
+            .cloned()
+            .unwrap_or_default()
+    };
+    match o.detail {
+        Some(Detail::Invalid) => out.flag(
+            "INVALID",
+            Severity::Blocker,
+            None,
+            format!(
+                "desired cannot be applied: {}",
+                o.notes
+                    .iter()
+                    .filter(|n| !n.starts_with("warning") && !n.starts_with("risk rule "))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            o.notes.clone(),
+        ),
+        Some(Detail::Orphan) => out.flag(
+            "ORPHANED",
+            Info,
+            None,
+            format!(
+                "removed from desired but kept in the cluster ({})",
+                first_note(false)
+            ),
+            o.notes.clone(),
+        ),
+        Some(Detail::Hook) => out.flag(
+            "HOOK",
+            Info,
+            None,
+            "hook: runs on sync; not compared with live".to_owned(),
+            vec![],
+        ),
+        Some(Detail::Unknown) => {
+            let outcome = ctx.live.and_then(|m| m.get(&o.key));
+            let secret = v.is("", "Secret");
+            match outcome {
+                Some(thule_core::cluster::LiveOutcome::Forbidden { .. }) if secret => out.flag(
+                    "SECRET_UNREADABLE",
+                    Info,
+                    None,
+                    "reading the live Secret is forbidden; only the change in git is shown"
+                        .to_owned(),
+                    vec!["403".into()],
+                ),
+                Some(thule_core::cluster::LiveOutcome::NotServed { message }) => out.flag(
+                    "API_NOT_SERVED",
+                    Severity::Blocker,
+                    None,
+                    format!(
+                        "the cluster does not serve {} {}: the apply will fail",
+                        o.api_version, o.kind
+                    ),
+                    vec![message.clone()],
+                ),
+                None if secret && o.notes.iter().any(|n| n.contains("forbidden")) => out.flag(
+                    "SECRET_UNREADABLE",
+                    Info,
+                    None,
+                    "reading the live Secret is forbidden; only the change in git is shown"
+                        .to_owned(),
+                    vec!["403".into()],
+                ),
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    if let Some(st) = v.st {
+        for p in &st.released {
+            let path = crate::path::display(p);
+            let owners =
+                v.st.and_then(|s| s.live_raw.as_ref())
+                    .map(|l| owners_of(l, &manager(&st.mode), p, false))
+                    .unwrap_or_default();
+            let to = if owners.is_empty() {
+                "another field manager".to_owned()
+            } else {
+                owners.join(", ")
+            };
+            out.flag(
+                "FIELD_RELEASED",
+                Info,
+                Some(path.clone()),
+                format!("{path} is released to {to}; its value stays"),
+                vec![to],
+            );
+        }
+    }
+    if matches!(o.action, Action::Patch | Action::Replace) {
+        let drift = o
+            .changes
+            .iter()
+            .filter(|c| c.origin == ChangeOrigin::Drift)
+            .count();
+        if drift > 0 {
+            out.flag(
+                "DRIFT",
+                Info,
+                None,
+                format!("the apply reverts live drift in {drift} field(s)"),
+                vec![format!("{drift} drift changes")],
+            );
+        }
+    }
+    // Adoption and ownership transfer, from the applier's markers.
+    if matches!(o.action, Action::Patch | Action::Replace) {
+        let mut adopt = false;
+        for c in &o.changes {
+            let marker = OWNER_MARKERS
+                .iter()
+                .any(|(m, k)| c.keyed.len() == 3 && under(&c.keyed, &["metadata", m, k]))
+                || ctx
+                    .owner_labels
+                    .keys()
+                    .any(|k| c.keyed.len() == 3 && under(&c.keyed, &["metadata", "labels", k]));
+            if !marker {
+                continue;
+            }
+            match c.op {
+                Op::Add => {
+                    adopt = true;
+                    out.flag("ADOPT", Medium, Some(c.path.clone()),
+                        format!("{} exists without this unit's ownership marker; the apply takes it over", v.label()), vec![c.path.clone()]);
+                }
+                Op::Replace => {
+                    adopt = true;
+                    let sev = if STATEFUL.contains(&v.kind()) {
+                        High
+                    } else {
+                        Medium
+                    };
+                    let (b, a) = (
+                        c.before.as_ref().map(short).unwrap_or_default(),
+                        c.after.as_ref().map(short).unwrap_or_default(),
+                    );
+                    out.flag("OWNERSHIP_TRANSFER", sev, Some(c.path.clone()),
+                        format!("moves from unit {b} to {a}; if {b} prunes first the object is deleted and recreated"), vec![format!("{b} → {a}")]);
+                }
+                Op::Remove => {}
+            }
+        }
+        if !adopt && let Some(live) = v.st.and_then(|s| s.live.as_ref()) {
+            let missing: Vec<&String> = ctx
+                .owner_labels
+                .iter()
+                .filter(|(k, val)| {
+                    s(
+                        Some(live),
+                        &format!(
+                            "/metadata/labels/{}",
+                            k.replace('~', "~0").replace('/', "~1")
+                        ),
+                    ) != Some(val.as_str())
+                })
+                .map(|(k, _)| k)
+                .collect();
+            if !missing.is_empty() {
+                out.flag(
+                    "ADOPT",
+                    Medium,
+                    None,
+                    format!(
+                        "{} exists without this unit's ownership labels; the apply takes it over",
+                        v.label()
+                    ),
+                    missing
+                        .iter()
+                        .map(|m| format!("missing label {m}"))
+                        .collect(),
+                );
+            }
+        }
+    }
+    if let Some(other) = world.renames.get(&o.key) {
+        let msg = if o.action == Action::Create {
+            format!(
+                "renamed from {other} (kustomize hash suffix: content changed); consumers roll to the new name"
+            )
+        } else {
+            format!("renamed to {other} (kustomize hash suffix); the old object is pruned")
+        };
+        out.flag("RENAME", Info, None, msg, vec![other.clone()]);
+    }
+    if let Some(ns) = world.moves.get(&o.key) {
+        let msg = if o.action == Action::Create {
+            format!("moved here from namespace {ns}: deleted there and created here")
+        } else {
+            format!("moved to namespace {ns}: deleted here and created there")
+        };
+        out.flag("NAMESPACE_MOVE", Medium, None, msg, vec![ns.clone()]);
+    }
+}
