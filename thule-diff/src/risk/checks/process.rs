@@ -24,7 +24,23 @@ const STATEFUL: &[&str] = &[
     "CustomResourceDefinition",
 ];
 
+/// The process and ownership flags of one object, in this order: what the engine's detail
+/// says (invalid, orphaned, hook, unreadable), released fields, drift, adoption and ownership
+/// transfer, renames and namespace moves.
 pub(crate) fn process(v: &View<'_>, world: &World, ctx: &RiskContext<'_>, out: &mut Outcome) {
+    detail(v, ctx, out);
+    released(v, out);
+    let patch = matches!(v.o.action, Action::Patch | Action::Replace);
+    if patch {
+        drift(v, out);
+        adoption(v, ctx, out);
+    }
+    renames(v, world, out);
+}
+
+/// `INVALID`, `ORPHANED`, `HOOK`, `SECRET_UNREADABLE`, `API_NOT_SERVED`: objects the engine
+/// could not apply or compare.
+fn detail(v: &View<'_>, ctx: &RiskContext<'_>, out: &mut Outcome) {
     let o = v.o;
     let first_note = |skip_warnings: bool| {
         o.notes
@@ -101,6 +117,10 @@ pub(crate) fn process(v: &View<'_>, world: &World, ctx: &RiskContext<'_>, out: &
         }
         _ => {}
     }
+}
+
+/// `FIELD_RELEASED`: fields the apply stops managing; their values stay.
+fn released(v: &View<'_>, out: &mut Outcome) {
     if let Some(st) = v.st {
         for p in &st.released {
             let path = crate::path::display(p);
@@ -122,91 +142,125 @@ pub(crate) fn process(v: &View<'_>, world: &World, ctx: &RiskContext<'_>, out: &
             );
         }
     }
-    if matches!(o.action, Action::Patch | Action::Replace) {
-        let drift = o
-            .changes
-            .iter()
-            .filter(|c| c.origin == ChangeOrigin::Drift)
-            .count();
-        if drift > 0 {
-            out.flag(
-                "DRIFT",
-                Info,
-                None,
-                format!("the apply reverts live drift in {drift} field(s)"),
-                vec![format!("{drift} drift changes")],
-            );
-        }
+}
+
+/// `DRIFT`: the apply reverts live drift.
+fn drift(v: &View<'_>, out: &mut Outcome) {
+    let o = v.o;
+    let drift = o
+        .changes
+        .iter()
+        .filter(|c| c.origin == ChangeOrigin::Drift)
+        .count();
+    if drift > 0 {
+        out.flag(
+            "DRIFT",
+            Info,
+            None,
+            format!("the apply reverts live drift in {drift} field(s)"),
+            vec![format!("{drift} drift changes")],
+        );
     }
-    // Adoption and ownership transfer, from the applier's markers.
-    if matches!(o.action, Action::Patch | Action::Replace) {
-        let mut adopt = false;
-        for c in &o.changes {
-            let marker = OWNER_MARKERS
-                .iter()
-                .any(|(m, k)| c.keyed.len() == 3 && under(&c.keyed, &["metadata", m, k]))
-                || ctx
-                    .owner_labels
-                    .keys()
-                    .any(|k| c.keyed.len() == 3 && under(&c.keyed, &["metadata", "labels", k]));
-            if !marker {
-                continue;
-            }
-            match c.op {
-                Op::Add => {
-                    adopt = true;
-                    out.flag("ADOPT", Medium, Some(c.path.clone()),
-                        format!("{} exists without this unit's ownership marker; the apply takes it over", v.label()), vec![c.path.clone()]);
-                }
-                Op::Replace => {
-                    adopt = true;
-                    let sev = if STATEFUL.contains(&v.kind()) {
-                        High
-                    } else {
-                        Medium
-                    };
-                    let (b, a) = (
-                        c.before.as_ref().map(short).unwrap_or_default(),
-                        c.after.as_ref().map(short).unwrap_or_default(),
-                    );
-                    out.flag("OWNERSHIP_TRANSFER", sev, Some(c.path.clone()),
-                        format!("moves from unit {b} to {a}; if {b} prunes first the object is deleted and recreated"), vec![format!("{b} → {a}")]);
-                }
-                Op::Remove => {}
-            }
-        }
-        if !adopt && let Some(live) = v.st.and_then(|s| s.live.as_ref()) {
-            let missing: Vec<&String> = ctx
+}
+
+/// `ADOPT`, `OWNERSHIP_TRANSFER`: the apply takes over an object another unit (or nobody)
+/// owns, from the applier's ownership markers and the unit's owner labels.
+fn adoption(v: &View<'_>, ctx: &RiskContext<'_>, out: &mut Outcome) {
+    if !marker_changes(v, ctx, out) {
+        missing_owner_labels(v, ctx, out);
+    }
+}
+
+/// `ADOPT` / `OWNERSHIP_TRANSFER` for each ownership marker the apply adds or changes;
+/// whether there was one.
+fn marker_changes(v: &View<'_>, ctx: &RiskContext<'_>, out: &mut Outcome) -> bool {
+    let o = v.o;
+    let mut adopt = false;
+    for c in &o.changes {
+        let marker = OWNER_MARKERS
+            .iter()
+            .any(|(m, k)| c.keyed.len() == 3 && under(&c.keyed, &["metadata", m, k]))
+            || ctx
                 .owner_labels
-                .iter()
-                .filter(|(k, val)| {
-                    s(
-                        Some(live),
-                        &format!(
-                            "/metadata/labels/{}",
-                            k.replace('~', "~0").replace('/', "~1")
-                        ),
-                    ) != Some(val.as_str())
-                })
-                .map(|(k, _)| k)
-                .collect();
-            if !missing.is_empty() {
+                .keys()
+                .any(|k| c.keyed.len() == 3 && under(&c.keyed, &["metadata", "labels", k]));
+        if !marker {
+            continue;
+        }
+        match c.op {
+            Op::Add => {
+                adopt = true;
                 out.flag(
                     "ADOPT",
                     Medium,
-                    None,
+                    Some(c.path.clone()),
                     format!(
-                        "{} exists without this unit's ownership labels; the apply takes it over",
+                        "{} exists without this unit's ownership marker; the apply takes it over",
                         v.label()
                     ),
-                    missing
-                        .iter()
-                        .map(|m| format!("missing label {m}"))
-                        .collect(),
+                    vec![c.path.clone()],
                 );
             }
+            Op::Replace => {
+                adopt = true;
+                let sev = if STATEFUL.contains(&v.kind()) {
+                    High
+                } else {
+                    Medium
+                };
+                let (b, a) = (
+                    c.before.as_ref().map(short).unwrap_or_default(),
+                    c.after.as_ref().map(short).unwrap_or_default(),
+                );
+                out.flag("OWNERSHIP_TRANSFER", sev, Some(c.path.clone()),
+                    format!("moves from unit {b} to {a}; if {b} prunes first the object is deleted and recreated"), vec![format!("{b} → {a}")]);
+            }
+            Op::Remove => {}
         }
     }
+    adopt
+}
+
+/// `ADOPT`: the live object lacks the unit's owner labels.
+fn missing_owner_labels(v: &View<'_>, ctx: &RiskContext<'_>, out: &mut Outcome) {
+    let Some(live) = v.st.and_then(|s| s.live.as_ref()) else {
+        return;
+    };
+    let missing: Vec<&String> = ctx
+        .owner_labels
+        .iter()
+        .filter(|(k, val)| {
+            s(
+                Some(live),
+                &format!(
+                    "/metadata/labels/{}",
+                    k.replace('~', "~0").replace('/', "~1")
+                ),
+            ) != Some(val.as_str())
+        })
+        .map(|(k, _)| k)
+        .collect();
+    if !missing.is_empty() {
+        out.flag(
+            "ADOPT",
+            Medium,
+            None,
+            format!(
+                "{} exists without this unit's ownership labels; the apply takes it over",
+                v.label()
+            ),
+            missing
+                .iter()
+                .map(|m| format!("missing label {m}"))
+                .collect(),
+        );
+    }
+}
+
+/// `RENAME`, `NAMESPACE_MOVE`: the object is pruned under one identity and created under
+/// another.
+fn renames(v: &View<'_>, world: &World, out: &mut Outcome) {
+    let o = v.o;
     if let Some(other) = world.renames.get(&o.key) {
         let msg = if o.action == Action::Create {
             format!(

@@ -79,216 +79,254 @@ fn state_findings(v: &View<'_>, obj: &Value) -> Vec<Finding> {
     if let Some(tpl) = pod_template(g, k, obj) {
         pod::pod_findings(tpl, &prefix_str(g, k), &mut out);
     }
-    let o = Some(obj);
     match (g, k) {
-        ("apps", "Deployment") => {
-            let r = int(o, "/spec/replicas").unwrap_or(1);
-            let rolling = s(o, "/spec/strategy/type").unwrap_or("RollingUpdate") == "RollingUpdate";
-            let mu_v = obj.at("/spec/strategy/rollingUpdate/maxUnavailable");
-            let ms_v = obj.at("/spec/strategy/rollingUpdate/maxSurge");
-            let dflt = Value::String("25%".into());
-            let mut mu = pct_or_int(Some(mu_v.unwrap_or(&dflt)), r, false).unwrap_or(0);
-            let ms = pct_or_int(Some(ms_v.unwrap_or(&dflt)), r, true).unwrap_or(1);
-            if mu == 0 && ms == 0 {
-                mu = 1;
-            }
-            if rolling && r > 0 && (mu >= r || (ms == 0 && mu * 2 >= r)) {
-                out.push(f(
-                    "MAX_UNAVAILABLE_ALL",
-                    High,
-                    "spec.strategy.rollingUpdate".into(),
-                    "rolling update can stop most pods".into(),
-                    format!("a rolling update may take {mu} of {r} pods down at once"),
-                ));
-            }
-        }
-        ("apps", "DaemonSet")
-            if s(o, "/spec/updateStrategy/rollingUpdate/maxUnavailable") == Some("100%") =>
-        {
-            out.push(f(
-                "MAX_UNAVAILABLE_ALL",
-                High,
-                "spec.updateStrategy.rollingUpdate.maxUnavailable".into(),
-                "rolling update can stop most pods".into(),
-                "a rolling update may take every node's pod down at once (maxUnavailable 100%)"
-                    .into(),
-            ));
-        }
-        ("apps", "StatefulSet") => {
-            for w in ["whenDeleted", "whenScaled"] {
-                if s(
-                    o,
-                    &format!("/spec/persistentVolumeClaimRetentionPolicy/{w}"),
-                ) == Some("Delete")
-                {
-                    out.push(f(
-                        "STS_PVC_AUTODELETE",
-                        High,
-                        format!("spec.persistentVolumeClaimRetentionPolicy.{w}"),
-                        format!("{w} Delete"),
-                        format!("claims are deleted automatically ({w}: Delete)"),
-                    ));
-                }
-            }
-        }
+        ("apps", "Deployment") => deployment_rollout(obj, &mut out),
+        ("apps", "DaemonSet") => daemonset_rollout(obj, &mut out),
+        ("apps", "StatefulSet") => claim_retention(obj, &mut out),
         ("rbac.authorization.k8s.io", _) => rbac::rbac_findings(obj, k, &mut out),
-        ("", "Namespace")
-            if s(o, "/metadata/labels/pod-security.kubernetes.io~1enforce")
-                == Some("privileged") =>
+        ("", "Namespace") => namespace_privileged(obj, &mut out),
+        ("networking.k8s.io", "NetworkPolicy") => network_policy(obj, &mut out),
+        ("", "Service") => service_exposure(obj, &mut out),
+        (
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration",
+        ) => webhooks(obj, &mut out),
+        ("policy", "PodDisruptionBudget") => disruption_budget(obj, &mut out),
+        _ => {}
+    }
+    smp_collisions(v, obj, &mut out);
+    out
+}
+
+/// `MAX_UNAVAILABLE_ALL` of a Deployment: a rolling update may stop (nearly) every pod.
+fn deployment_rollout(obj: &Value, out: &mut Vec<Finding>) {
+    let o = Some(obj);
+    let r = int(o, "/spec/replicas").unwrap_or(1);
+    let rolling = s(o, "/spec/strategy/type").unwrap_or("RollingUpdate") == "RollingUpdate";
+    let mu_v = obj.at("/spec/strategy/rollingUpdate/maxUnavailable");
+    let ms_v = obj.at("/spec/strategy/rollingUpdate/maxSurge");
+    let dflt = Value::String("25%".into());
+    let mut mu = pct_or_int(Some(mu_v.unwrap_or(&dflt)), r, false).unwrap_or(0);
+    let ms = pct_or_int(Some(ms_v.unwrap_or(&dflt)), r, true).unwrap_or(1);
+    if mu == 0 && ms == 0 {
+        mu = 1;
+    }
+    if rolling && r > 0 && (mu >= r || (ms == 0 && mu * 2 >= r)) {
+        out.push(f(
+            "MAX_UNAVAILABLE_ALL",
+            High,
+            "spec.strategy.rollingUpdate".into(),
+            "rolling update can stop most pods".into(),
+            format!("a rolling update may take {mu} of {r} pods down at once"),
+        ));
+    }
+}
+
+/// `MAX_UNAVAILABLE_ALL` of a DaemonSet: `maxUnavailable: 100%`.
+fn daemonset_rollout(obj: &Value, out: &mut Vec<Finding>) {
+    let o = Some(obj);
+    if s(o, "/spec/updateStrategy/rollingUpdate/maxUnavailable") == Some("100%") {
+        out.push(f(
+            "MAX_UNAVAILABLE_ALL",
+            High,
+            "spec.updateStrategy.rollingUpdate.maxUnavailable".into(),
+            "rolling update can stop most pods".into(),
+            "a rolling update may take every node's pod down at once (maxUnavailable 100%)".into(),
+        ));
+    }
+}
+
+/// `STS_PVC_AUTODELETE`: a StatefulSet's claims are deleted with it or when it scales down.
+fn claim_retention(obj: &Value, out: &mut Vec<Finding>) {
+    let o = Some(obj);
+    for w in ["whenDeleted", "whenScaled"] {
+        if s(
+            o,
+            &format!("/spec/persistentVolumeClaimRetentionPolicy/{w}"),
+        ) == Some("Delete")
         {
             out.push(f(
-                "PSA_WEAKENED",
+                "STS_PVC_AUTODELETE",
                 High,
-                "metadata.labels[\"pod-security.kubernetes.io/enforce\"]".into(),
-                "enforce privileged".into(),
-                "pod security enforcement is privileged: any pod is admitted".into(),
+                format!("spec.persistentVolumeClaimRetentionPolicy.{w}"),
+                format!("{w} Delete"),
+                format!("claims are deleted automatically ({w}: Delete)"),
             ));
         }
-        ("networking.k8s.io", "NetworkPolicy") => {
-            for (dir, peers) in [("ingress", "from"), ("egress", "to")] {
-                for (i, rule) in obj["spec"][dir]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    let path = format!("spec.{dir}[{i}]");
-                    match rule.get(peers).and_then(Value::as_array) {
-                        None => out.push(f(
-                            "NETPOL_WEAKENED",
-                            Medium,
-                            path,
-                            format!("{dir} without {peers}"),
-                            format!("an {dir} rule without `{peers}` allows every peer"),
-                        )),
-                        Some(list) => {
-                            for p in list {
-                                if let Some(c) = p["ipBlock"]["cidr"]
-                                    .as_str()
-                                    .filter(|c| matches!(*c, "0.0.0.0/0" | "::/0"))
-                                {
-                                    out.push(f(
-                                        "NETPOL_WEAKENED",
-                                        Medium,
-                                        path.clone(),
-                                        format!("{dir} {c}"),
-                                        format!("{dir} is open to {c}"),
-                                    ));
-                                }
-                                if p.get("namespaceSelector")
-                                    .and_then(Value::as_object)
-                                    .is_some_and(|m| m.is_empty())
-                                {
-                                    out.push(f(
-                                        "NETPOL_WEAKENED",
-                                        Medium,
-                                        path.clone(),
-                                        format!("{dir} all namespaces"),
-                                        format!("{dir} is open to every namespace"),
-                                    ));
-                                } else if p.get("namespaceSelector").is_none()
-                                    && p.get("podSelector")
-                                        .and_then(Value::as_object)
-                                        .is_some_and(|m| m.is_empty())
-                                {
-                                    out.push(f(
-                                        "NETPOL_WEAKENED",
-                                        Medium,
-                                        path.clone(),
-                                        format!("{dir} all pods"),
-                                        format!("{dir} is open to every pod of the namespace"),
-                                    ));
-                                }
-                            }
-                        }
+    }
+}
+
+/// `PSA_WEAKENED`: a Namespace enforces the privileged pod security level.
+fn namespace_privileged(obj: &Value, out: &mut Vec<Finding>) {
+    if s(
+        Some(obj),
+        "/metadata/labels/pod-security.kubernetes.io~1enforce",
+    ) == Some("privileged")
+    {
+        out.push(f(
+            "PSA_WEAKENED",
+            High,
+            "metadata.labels[\"pod-security.kubernetes.io/enforce\"]".into(),
+            "enforce privileged".into(),
+            "pod security enforcement is privileged: any pod is admitted".into(),
+        ));
+    }
+}
+
+/// `NETPOL_WEAKENED`: a NetworkPolicy rule without peers, or with peers open to everyone.
+fn network_policy(obj: &Value, out: &mut Vec<Finding>) {
+    for (dir, peers) in [("ingress", "from"), ("egress", "to")] {
+        for (i, rule) in obj["spec"][dir]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let path = format!("spec.{dir}[{i}]");
+            match rule.get(peers).and_then(Value::as_array) {
+                None => out.push(f(
+                    "NETPOL_WEAKENED",
+                    Medium,
+                    path,
+                    format!("{dir} without {peers}"),
+                    format!("an {dir} rule without `{peers}` allows every peer"),
+                )),
+                Some(list) => {
+                    for p in list {
+                        open_peer(dir, &path, p, out);
                     }
                 }
             }
         }
-        ("", "Service") => {
-            if let Some(t) =
-                s(o, "/spec/type").filter(|t| matches!(*t, "LoadBalancer" | "NodePort"))
-            {
-                out.push(f(
-                    "EXPOSURE_PUBLIC",
-                    Medium,
-                    "spec.type".into(),
-                    format!("type {t}"),
-                    format!("the Service is reachable from outside the cluster (type {t})"),
-                ));
-            }
-        }
-        (
-            "admissionregistration.k8s.io",
-            "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration",
-        ) => {
-            for wh in obj["webhooks"].as_array().into_iter().flatten() {
-                let name = wh["name"].as_str().unwrap_or_default();
-                let path = format!("webhooks[name={name}]");
-                let fail = wh["failurePolicy"].as_str().unwrap_or("Fail") == "Fail";
-                let broad = wh["rules"].as_array().into_iter().flatten().any(|r| {
-                    let has = |k: &str, x: &str| {
-                        r[k].as_array()
-                            .into_iter()
-                            .flatten()
-                            .any(|v| v.as_str() == Some(x))
-                    };
-                    has("apiGroups", "")
-                        || has("apiGroups", "*")
-                        || has("resources", "*")
-                        || has("resources", "*/*")
-                });
-                if fail && broad && !excludes_kube_system(&wh["namespaceSelector"]) {
-                    out.push(f("WEBHOOK_FAIL_CLOSED", High, path.clone(), format!("webhook {name} fail-closed"),
-                        format!("webhook {name} fails closed on core resources without excluding kube-system: an outage blocks the cluster")));
-                }
-                if let Some(host) = wh["clientConfig"]["url"].as_str().and_then(url_host)
-                    && !(host.ends_with(".svc")
-                        || host.ends_with(".svc.cluster.local")
-                        || host.ends_with(".cluster.local"))
-                {
-                    out.push(f(
-                        "WEBHOOK_TRUST_CHANGE",
-                        Medium,
-                        format!("{path}.clientConfig.url"),
-                        format!("webhook {name} url {host}"),
-                        format!(
-                            "webhook {name} sends admission requests outside the cluster ({host})"
-                        ),
-                    ));
-                }
-            }
-        }
-        ("policy", "PodDisruptionBudget") => {
-            let min = obj.at("/spec/minAvailable");
-            let max = obj.at("/spec/maxUnavailable");
-            let zero = |v: Option<&Value>| {
-                matches!(v, Some(Value::Number(n)) if n.as_i64() == Some(0))
-                    || matches!(v, Some(Value::String(s)) if s == "0%")
-            };
-            let full = |v: Option<&Value>| matches!(v, Some(Value::String(s)) if s == "100%");
-            if zero(min) || full(max) {
-                out.push(f(
-                    "PDB_WEAKENED",
-                    Medium,
-                    "spec".into(),
-                    "allows all evictions".into(),
-                    "the budget allows every pod to be evicted".into(),
-                ));
-            }
-            if zero(max) || full(min) {
-                out.push(f(
-                    "PDB_BLOCKS_DRAIN",
-                    Medium,
-                    "spec".into(),
-                    "allows no eviction".into(),
-                    "the budget allows no eviction: node drains block".into(),
-                ));
-            }
-        }
-        _ => {}
     }
-    // Strategic-merge key collisions under client-side apply.
+}
+
+/// `NETPOL_WEAKENED`: one peer of a NetworkPolicy rule open to any address, every namespace
+/// or every pod of the namespace.
+fn open_peer(dir: &str, path: &str, p: &Value, out: &mut Vec<Finding>) {
+    if let Some(c) = p["ipBlock"]["cidr"]
+        .as_str()
+        .filter(|c| matches!(*c, "0.0.0.0/0" | "::/0"))
+    {
+        out.push(f(
+            "NETPOL_WEAKENED",
+            Medium,
+            path.to_owned(),
+            format!("{dir} {c}"),
+            format!("{dir} is open to {c}"),
+        ));
+    }
+    if p.get("namespaceSelector")
+        .and_then(Value::as_object)
+        .is_some_and(|m| m.is_empty())
+    {
+        out.push(f(
+            "NETPOL_WEAKENED",
+            Medium,
+            path.to_owned(),
+            format!("{dir} all namespaces"),
+            format!("{dir} is open to every namespace"),
+        ));
+    } else if p.get("namespaceSelector").is_none()
+        && p.get("podSelector")
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.is_empty())
+    {
+        out.push(f(
+            "NETPOL_WEAKENED",
+            Medium,
+            path.to_owned(),
+            format!("{dir} all pods"),
+            format!("{dir} is open to every pod of the namespace"),
+        ));
+    }
+}
+
+/// `EXPOSURE_PUBLIC`: a Service reachable from outside the cluster.
+fn service_exposure(obj: &Value, out: &mut Vec<Finding>) {
+    let o = Some(obj);
+    if let Some(t) = s(o, "/spec/type").filter(|t| matches!(*t, "LoadBalancer" | "NodePort")) {
+        out.push(f(
+            "EXPOSURE_PUBLIC",
+            Medium,
+            "spec.type".into(),
+            format!("type {t}"),
+            format!("the Service is reachable from outside the cluster (type {t})"),
+        ));
+    }
+}
+
+/// `WEBHOOK_FAIL_CLOSED`, `WEBHOOK_TRUST_CHANGE`: admission webhooks that can block the
+/// cluster or send requests outside it.
+fn webhooks(obj: &Value, out: &mut Vec<Finding>) {
+    for wh in obj["webhooks"].as_array().into_iter().flatten() {
+        let name = wh["name"].as_str().unwrap_or_default();
+        let path = format!("webhooks[name={name}]");
+        let fail = wh["failurePolicy"].as_str().unwrap_or("Fail") == "Fail";
+        let broad = wh["rules"].as_array().into_iter().flatten().any(|r| {
+            let has = |k: &str, x: &str| {
+                r[k].as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|v| v.as_str() == Some(x))
+            };
+            has("apiGroups", "")
+                || has("apiGroups", "*")
+                || has("resources", "*")
+                || has("resources", "*/*")
+        });
+        if fail && broad && !excludes_kube_system(&wh["namespaceSelector"]) {
+            out.push(f("WEBHOOK_FAIL_CLOSED", High, path.clone(), format!("webhook {name} fail-closed"),
+                format!("webhook {name} fails closed on core resources without excluding kube-system: an outage blocks the cluster")));
+        }
+        if let Some(host) = wh["clientConfig"]["url"].as_str().and_then(url_host)
+            && !(host.ends_with(".svc")
+                || host.ends_with(".svc.cluster.local")
+                || host.ends_with(".cluster.local"))
+        {
+            out.push(f(
+                "WEBHOOK_TRUST_CHANGE",
+                Medium,
+                format!("{path}.clientConfig.url"),
+                format!("webhook {name} url {host}"),
+                format!("webhook {name} sends admission requests outside the cluster ({host})"),
+            ));
+        }
+    }
+}
+
+/// `PDB_WEAKENED`, `PDB_BLOCKS_DRAIN`: a budget that allows every eviction, or none.
+fn disruption_budget(obj: &Value, out: &mut Vec<Finding>) {
+    let min = obj.at("/spec/minAvailable");
+    let max = obj.at("/spec/maxUnavailable");
+    let zero = |v: Option<&Value>| {
+        matches!(v, Some(Value::Number(n)) if n.as_i64() == Some(0))
+            || matches!(v, Some(Value::String(s)) if s == "0%")
+    };
+    let full = |v: Option<&Value>| matches!(v, Some(Value::String(s)) if s == "100%");
+    if zero(min) || full(max) {
+        out.push(f(
+            "PDB_WEAKENED",
+            Medium,
+            "spec".into(),
+            "allows all evictions".into(),
+            "the budget allows every pod to be evicted".into(),
+        ));
+    }
+    if zero(max) || full(min) {
+        out.push(f(
+            "PDB_BLOCKS_DRAIN",
+            Medium,
+            "spec".into(),
+            "allows no eviction".into(),
+            "the budget allows no eviction: node drains block".into(),
+        ));
+    }
+}
+
+/// `SMP_KEY_COLLISION`: strategic-merge key collisions under client-side apply.
+fn smp_collisions(v: &View<'_>, obj: &Value, out: &mut Vec<Finding>) {
+    let (g, k) = (v.group(), v.kind());
     if v.st
         .is_some_and(|st| matches!(st.mode, ApplyMode::Csa(_) | ApplyMode::Helm))
     {
@@ -320,7 +358,6 @@ fn state_findings(v: &View<'_>, obj: &Value) -> Vec<Finding> {
             }
         }
     }
-    out
 }
 
 /// Security and configuration findings of the after object that are new or more severe.

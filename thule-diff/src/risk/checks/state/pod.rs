@@ -147,83 +147,88 @@ pub(super) fn pod_findings(tpl: &Value, prefix: &str, out: &mut Vec<Finding>) {
     }
     for list in ["initContainers", "containers", "ephemeralContainers"] {
         for c in spec[list].as_array().into_iter().flatten() {
-            let name = c["name"].as_str().unwrap_or_default();
-            let cp = format!("{sp}.{list}[name={name}]");
-            let who = format!("container {name}");
-            let sc = &c["securityContext"];
-            let scp = format!("{cp}.securityContext");
-            if sc["privileged"].as_bool() == Some(true) {
-                out.push(f(
-                    "PRIVILEGED",
-                    Critical,
-                    format!("{scp}.privileged"),
-                    format!("{who}: privileged"),
-                    format!("{who} runs privileged (full access to the node)"),
-                ));
-            }
-            if sc["allowPrivilegeEscalation"].as_bool() == Some(true) {
-                out.push(f(
-                    "PRIV_ESCALATION",
-                    High,
-                    format!("{scp}.allowPrivilegeEscalation"),
-                    format!("{who}: allowPrivilegeEscalation"),
-                    format!("{who} allows privilege escalation"),
-                ));
-            }
-            if sc["procMount"].as_str() == Some("Unmasked") {
-                out.push(f(
-                    "PRIV_ESCALATION",
-                    High,
-                    format!("{scp}.procMount"),
-                    format!("{who}: procMount Unmasked"),
-                    format!("{who} mounts /proc unmasked"),
-                ));
-            }
-            for cap in sc["capabilities"]["add"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                let norm = cap.trim_start_matches("CAP_").to_ascii_uppercase();
-                if DANGEROUS_CAPS.contains(&norm.as_str()) {
-                    let sev = if matches!(norm.as_str(), "ALL" | "SYS_ADMIN") {
-                        Critical
-                    } else {
-                        High
-                    };
-                    out.push(f(
-                        "CAP_ADD",
-                        sev,
-                        format!("{scp}.capabilities.add"),
-                        format!("{who}: {norm}"),
-                        format!("{who} adds capability {norm}"),
-                    ));
-                }
-            }
-            security_context(sc, &scp, &who, out);
-            for p in c["ports"].as_array().into_iter().flatten() {
-                if let Some(hp) = p["hostPort"].as_i64().filter(|h| *h != 0) {
-                    out.push(f(
-                        "HOST_PORT",
-                        Medium,
-                        format!("{cp}.ports"),
-                        format!("{who}: hostPort {hp}"),
-                        format!("{who} binds port {hp} on the node"),
-                    ));
-                }
-            }
-            if let Some(img) = c["image"].as_str()
-                && mutable_image(img)
-            {
-                out.push(f(
-                    "IMAGE_MUTABLE",
-                    Low,
-                    format!("{cp}.image"),
-                    format!("{who}: mutable tag"),
-                    format!("{who} uses a mutable image tag ({img})"),
-                ));
-            }
+            container_findings(c, &sp, list, out);
         }
+    }
+}
+
+/// The findings of one container (`list` is `containers`, `initContainers`, ...).
+fn container_findings(c: &Value, sp: &str, list: &str, out: &mut Vec<Finding>) {
+    let name = c["name"].as_str().unwrap_or_default();
+    let cp = format!("{sp}.{list}[name={name}]");
+    let who = format!("container {name}");
+    let sc = &c["securityContext"];
+    let scp = format!("{cp}.securityContext");
+    if sc["privileged"].as_bool() == Some(true) {
+        out.push(f(
+            "PRIVILEGED",
+            Critical,
+            format!("{scp}.privileged"),
+            format!("{who}: privileged"),
+            format!("{who} runs privileged (full access to the node)"),
+        ));
+    }
+    if sc["allowPrivilegeEscalation"].as_bool() == Some(true) {
+        out.push(f(
+            "PRIV_ESCALATION",
+            High,
+            format!("{scp}.allowPrivilegeEscalation"),
+            format!("{who}: allowPrivilegeEscalation"),
+            format!("{who} allows privilege escalation"),
+        ));
+    }
+    if sc["procMount"].as_str() == Some("Unmasked") {
+        out.push(f(
+            "PRIV_ESCALATION",
+            High,
+            format!("{scp}.procMount"),
+            format!("{who}: procMount Unmasked"),
+            format!("{who} mounts /proc unmasked"),
+        ));
+    }
+    for cap in sc["capabilities"]["add"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let norm = cap.trim_start_matches("CAP_").to_ascii_uppercase();
+        if DANGEROUS_CAPS.contains(&norm.as_str()) {
+            let sev = if matches!(norm.as_str(), "ALL" | "SYS_ADMIN") {
+                Critical
+            } else {
+                High
+            };
+            out.push(f(
+                "CAP_ADD",
+                sev,
+                format!("{scp}.capabilities.add"),
+                format!("{who}: {norm}"),
+                format!("{who} adds capability {norm}"),
+            ));
+        }
+    }
+    security_context(sc, &scp, &who, out);
+    for p in c["ports"].as_array().into_iter().flatten() {
+        if let Some(hp) = p["hostPort"].as_i64().filter(|h| *h != 0) {
+            out.push(f(
+                "HOST_PORT",
+                Medium,
+                format!("{cp}.ports"),
+                format!("{who}: hostPort {hp}"),
+                format!("{who} binds port {hp} on the node"),
+            ));
+        }
+    }
+    if let Some(img) = c["image"].as_str()
+        && mutable_image(img)
+    {
+        out.push(f(
+            "IMAGE_MUTABLE",
+            Low,
+            format!("{cp}.image"),
+            format!("{who}: mutable tag"),
+            format!("{who} uses a mutable image tag ({img})"),
+        ));
     }
 }
