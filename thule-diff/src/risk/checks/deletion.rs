@@ -1,8 +1,6 @@
 //! The deletion side (§5.3), also run for a replace (deleted and created).
 
-use crate::path::At as _;
-
-use serde_json::Value;
+use thule_core::ownership::protection;
 
 use super::super::world::{World, references};
 use super::super::{Outcome, RiskContext, View};
@@ -11,29 +9,10 @@ use crate::plan::{Action, Severity};
 
 use Severity::{Critical, High, Medium};
 
-fn protected(obj: &Value) -> Option<&'static str> {
-    let flag = |k: &str| {
-        obj.at("/metadata/annotations")
-            .and_then(|a| a.get(k))
-            .or_else(|| obj.at("/metadata/labels").and_then(|l| l.get(k)))
-            .and_then(Value::as_str)
-    };
-    if flag("kustomize.toolkit.fluxcd.io/prune").is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
-    {
-        return Some("kustomize.toolkit.fluxcd.io/prune: disabled");
-    }
-    if flag("helm.sh/resource-policy") == Some("keep") {
-        return Some("helm.sh/resource-policy: keep");
-    }
-    if flag("argocd.argoproj.io/sync-options").is_some_and(|o| {
-        o.split(',')
-            .any(|x| matches!(x.trim(), "Prune=false" | "Delete=false"))
-    }) {
-        return Some("argocd.argoproj.io/sync-options Prune=false");
-    }
-    None
-}
-
+/// The flags of deleting (or, with `replace`, deleting and creating) one object: data lost
+/// with claims, volumes, namespaces and CRDs, stopped workloads, released load balancers,
+/// rerun Jobs, weakened budgets and policies, dangling references, and a protection the base
+/// render had ([`protection`], the verdict the appliers' prune shares).
 pub(crate) fn deletion(
     v: &View<'_>,
     world: &World,
@@ -107,14 +86,14 @@ pub(crate) fn deletion(
     }
     if !replace
         && v.o.action == Action::Delete
-        && let Some(why) = v.st.and_then(|s| s.base.as_ref()).and_then(protected)
+        && let Some(why) = v.st.and_then(|s| s.base.as_ref()).and_then(protection)
     {
         out.flag(
             "PROTECTION_REMOVED",
             High,
             None,
             format!("protected in the base render ({why}) but deleted now"),
-            vec![why.to_owned()],
+            vec![why.to_string()],
         );
     }
 }

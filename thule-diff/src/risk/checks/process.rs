@@ -1,20 +1,15 @@
 //! Process and ownership (§5.6): objects that cannot be applied or compared, released fields,
 //! drift, adoption and ownership transfer, renames and namespace moves.
 
+use thule_core::ownership::{OWNER_MARKERS, Place, missing_labels};
+
 use super::super::immutable::short;
 use super::super::world::World;
 use super::super::{Outcome, RiskContext, View};
-use super::helpers::{manager, owners_of, s, under};
+use super::helpers::{manager, owners_of, under};
 use crate::plan::{Action, ChangeOrigin, Detail, Op, Severity};
 
 use Severity::{High, Info, Medium};
-
-const OWNER_MARKERS: &[(&str, &str)] = &[
-    ("labels", "kustomize.toolkit.fluxcd.io/name"),
-    ("labels", "helm.toolkit.fluxcd.io/name"),
-    ("annotations", "meta.helm.sh/release-name"),
-    ("annotations", "argocd.argoproj.io/tracking-id"),
-];
 
 const STATEFUL: &[&str] = &[
     "StatefulSet",
@@ -177,13 +172,12 @@ fn marker_changes(v: &View<'_>, ctx: &RiskContext<'_>, out: &mut Outcome) -> boo
     let o = v.o;
     let mut adopt = false;
     for c in &o.changes {
-        let marker = OWNER_MARKERS
-            .iter()
-            .any(|(m, k)| c.keyed.len() == 3 && under(&c.keyed, &["metadata", m, k]))
-            || ctx
-                .owner_labels
-                .keys()
-                .any(|k| c.keyed.len() == 3 && under(&c.keyed, &["metadata", "labels", k]));
+        let marker = OWNER_MARKERS.iter().any(|&(place, k)| {
+            c.keyed.len() == 3 && under(&c.keyed, &["metadata", field(place), k])
+        }) || ctx
+            .owner_labels
+            .keys()
+            .any(|k| c.keyed.len() == 3 && under(&c.keyed, &["metadata", "labels", k]));
         if !marker {
             continue;
         }
@@ -221,25 +215,20 @@ fn marker_changes(v: &View<'_>, ctx: &RiskContext<'_>, out: &mut Outcome) -> boo
     adopt
 }
 
+/// The `metadata` field a marker lives in.
+fn field(place: Place) -> &'static str {
+    match place {
+        Place::Label => "labels",
+        Place::Annotation => "annotations",
+    }
+}
+
 /// `ADOPT`: the live object lacks the unit's owner labels.
 fn missing_owner_labels(v: &View<'_>, ctx: &RiskContext<'_>, out: &mut Outcome) {
     let Some(live) = v.st.and_then(|s| s.live.as_ref()) else {
         return;
     };
-    let missing: Vec<&String> = ctx
-        .owner_labels
-        .iter()
-        .filter(|(k, val)| {
-            s(
-                Some(live),
-                &format!(
-                    "/metadata/labels/{}",
-                    k.replace('~', "~0").replace('/', "~1")
-                ),
-            ) != Some(val.as_str())
-        })
-        .map(|(k, _)| k)
-        .collect();
+    let missing = missing_labels(live, &ctx.owner_labels);
     if !missing.is_empty() {
         out.flag(
             "ADOPT",
