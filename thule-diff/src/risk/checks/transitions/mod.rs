@@ -27,6 +27,7 @@ pub(crate) use workload::vct_change;
 pub(crate) fn transitions(v: &View<'_>, world: &World, replaced: bool, out: &mut Outcome) {
     field_conflicts(v, out);
     let patch = matches!(v.o.action, Action::Patch | Action::Replace) && v.before.is_some();
+    // No kind before the last arm has a pod template: an arm whose guard fails ends in `_`.
     match (v.group(), v.kind()) {
         ("", "ConfigMap" | "Secret") if patch && !replaced => config_content(v, world, out),
         ("", "Service") => service(v, world, patch, out),
