@@ -184,7 +184,7 @@ pub const RULES: &[RuleInfo] = &[
         "PROTECTION_REMOVED",
         High,
         Dl,
-        "An object protected in the base render (prune disabled, resource-policy keep, Prune=false) is deleted.",
+        "An object protected from pruning in the base render (Flux prune or reconcile disabled, Helm resource-policy keep, Argo CD Prune=false or Delete=false) is deleted.",
     ),
     r(
         "JOB_RERUN",
