@@ -12,14 +12,20 @@
 //! - [`split`]: packing a long plan into ordered parts under a forge's size limit, never
 //!   truncating and never breaking a code fence or a `<details>` section.
 //! - [`error`]: [`VcsError`], with a kind a caller can act on.
+//! - [`http`]: the HTTP client the adapters share (auth, `User-Agent`, typed errors, bounded
+//!   retries honouring `Retry-After` and rate-limit resets).
+//! - `testing` (feature `testing`): a loopback HTTP server that logs every request, for tests.
 
 pub mod error;
+pub mod http;
 pub mod marker;
 pub mod model;
 pub mod provider;
 pub mod publish;
 pub mod split;
 pub mod supersede;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{ErrorKind, VcsError};
 pub use model::{
