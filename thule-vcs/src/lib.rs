@@ -16,7 +16,15 @@
 //!   retries honouring `Retry-After` and rate-limit resets).
 //! - `testing` (feature `testing`): a loopback HTTP server that logs every request, for tests.
 
+#[cfg(feature = "bitbucket")]
+pub mod bitbucket;
 pub mod error;
+#[cfg(feature = "gitea")]
+pub mod gitea;
+#[cfg(feature = "github")]
+pub mod github;
+#[cfg(feature = "gitlab")]
+pub mod gitlab;
 pub mod http;
 pub mod marker;
 pub mod model;

@@ -1,0 +1,1 @@
+//! The Bitbucket Cloud and Data Center adapter (feature `bitbucket`).

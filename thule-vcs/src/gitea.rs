@@ -1,0 +1,1 @@
+//! The Gitea and Forgejo adapter (feature `gitea`).
