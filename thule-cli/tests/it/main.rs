@@ -4,6 +4,7 @@
 
 mod commands;
 mod loopback;
+mod ownership;
 mod pipeline;
 mod plan;
 mod support;
