@@ -112,3 +112,56 @@ pub trait Provider: Send + Sync {
     /// As [`Provider::whoami`].
     async fn set_status(&self, repo: &RepoRef, sha: &str, status: &CommitStatus) -> Result<()>;
 }
+
+/// A boxed provider is a provider (so a caller can pick the forge at run time).
+#[async_trait::async_trait]
+impl<P: Provider + ?Sized> Provider for Box<P> {
+    fn kind(&self) -> ProviderKind {
+        (**self).kind()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+
+    async fn whoami(&self) -> Result<Actor> {
+        (**self).whoami().await
+    }
+
+    async fn merge_request(&self, mr: &MrRef) -> Result<MergeRequest> {
+        (**self).merge_request(mr).await
+    }
+
+    async fn changed_paths(&self, mr: &MrRef) -> Result<Vec<ChangedPath>> {
+        (**self).changed_paths(mr).await
+    }
+
+    async fn list_comments(&self, mr: &MrRef) -> Result<Vec<Comment>> {
+        (**self).list_comments(mr).await
+    }
+
+    async fn create_comment(&self, mr: &MrRef, body: &str) -> Result<CommentHandle> {
+        (**self).create_comment(mr, body).await
+    }
+
+    async fn update_comment(
+        &self,
+        mr: &MrRef,
+        comment: &CommentHandle,
+        body: &str,
+    ) -> Result<CommentHandle> {
+        (**self).update_comment(mr, comment, body).await
+    }
+
+    async fn delete_comment(&self, mr: &MrRef, comment: &CommentHandle) -> Result<()> {
+        (**self).delete_comment(mr, comment).await
+    }
+
+    async fn minimize_comment(&self, mr: &MrRef, comment: &CommentHandle) -> Result<()> {
+        (**self).minimize_comment(mr, comment).await
+    }
+
+    async fn set_status(&self, repo: &RepoRef, sha: &str, status: &CommitStatus) -> Result<()> {
+        (**self).set_status(repo, sha, status).await
+    }
+}

@@ -41,6 +41,7 @@ pub mod gather;
 pub mod live;
 pub mod readers;
 pub mod report;
+pub mod status;
 
 use std::sync::Arc;
 

@@ -62,14 +62,18 @@ pub struct ProjectPlan {
     pub disabled_rules: Vec<String>,
     /// The diff, when planned.
     pub plan: Option<Plan>,
+    /// The lowest risk severity that fails the commit status (`comment.statusOn`).
+    pub status_on: thule_core::config::StatusOn,
 }
 
 impl ProjectPlan {
-    fn summary(&self) -> Summary {
+    /// The project's counts (zero when it failed).
+    pub fn summary(&self) -> Summary {
         self.plan.as_ref().map(|p| p.summary).unwrap_or_default()
     }
 
-    fn highest_risk(&self) -> Option<Severity> {
+    /// The highest risk severity of any object, if any.
+    pub fn highest_risk(&self) -> Option<Severity> {
         self.plan
             .as_ref()?
             .objects
@@ -257,6 +261,7 @@ pub fn build(meta: &RunMeta, gathered: &Gathered) -> Result<MrPlan, PipelineErro
             notes,
             disabled_rules,
             plan,
+            status_on: c.comment.status_on,
         });
     }
     Ok(MrPlan {

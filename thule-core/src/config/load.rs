@@ -666,6 +666,7 @@ pub fn resolve_project(
         comment: CommentConfig {
             max_resource_details: comment.max_resource_details.unwrap_or(150),
             expand_drift: comment.expand_drift.unwrap_or(false),
+            status_on: comment.status_on.unwrap_or_default(),
         },
         when_modified,
     })

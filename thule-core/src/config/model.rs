@@ -158,6 +158,32 @@ pub struct CommentSettings {
     pub max_resource_details: Option<u32>,
     /// Show drift changes expanded instead of folded.
     pub expand_drift: Option<bool>,
+    /// The lowest risk severity that turns the commit status to failure (default `blocker`;
+    /// `never`: a planned MR is always a success). A denying policy always fails it.
+    pub status_on: Option<StatusOn>,
+}
+
+/// When the commit status fails (`comment.statusOn`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusOn {
+    /// Any risk.
+    Info,
+    /// A low risk or worse.
+    Low,
+    /// A medium risk or worse.
+    Medium,
+    /// A high risk or worse.
+    High,
+    /// A critical risk or worse.
+    Critical,
+    /// A blocker only.
+    #[default]
+    Blocker,
+    /// Never (only a denying policy or a failed project change the status).
+    Never,
 }
 
 /// Settings shared by every layer. All fields are optional; see [`ProjectConfig`] for defaults.
@@ -269,7 +295,7 @@ impl_layer!(PolicySettings {
     nested: []
 });
 impl_layer!(CommentSettings {
-    plain: [max_resource_details, expand_drift],
+    plain: [max_resource_details, expand_drift, status_on],
     nested: []
 });
 

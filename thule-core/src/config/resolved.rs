@@ -93,4 +93,6 @@ pub struct CommentConfig {
     pub max_resource_details: u32,
     /// Expand drift changes.
     pub expand_drift: bool,
+    /// The lowest risk severity that fails the commit status.
+    pub status_on: super::model::StatusOn,
 }
