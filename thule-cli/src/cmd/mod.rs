@@ -2,6 +2,7 @@
 
 pub mod diff;
 pub mod plan;
+pub mod publish;
 pub mod render;
 pub mod schema;
 pub mod validate;
