@@ -46,6 +46,15 @@ pub fn rev_parse(repo: &Path, rev: &str) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out).trim().to_owned())
 }
 
+/// The best common ancestor of two commits (what a merge request's changes are measured
+/// from), or `None` when the history does not reach one (a shallow clone).
+pub fn merge_base(repo: &Path, a: &str, b: &str) -> Option<String> {
+    let c = git(repo).args(["merge-base", a, b]);
+    let out = run(&c, "find the merge base").ok()?;
+    let sha = String::from_utf8_lossy(&out).trim().to_owned();
+    (!sha.is_empty()).then_some(sha)
+}
+
 /// The paths that differ between two commits (the merge request's changes), with renames.
 pub fn changed_files(repo: &Path, base: &str, head: &str) -> anyhow::Result<Vec<ChangedFile>> {
     let c = git(repo).args([

@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Plan a merge request: discover, render, read live (read-only), diff, report.
-    Plan(cmd::plan::PlanArgs),
+    Plan(Box<cmd::plan::PlanArgs>),
     /// Diff rendered manifests against a base render and/or live objects.
     Diff(cmd::diff::DiffArgs),
     /// Render one project with the real tools and print its objects.

@@ -17,6 +17,7 @@ use thule_core::discovery::ChangedFile;
 use thule_core::repo::DiskTree;
 use thule_render::Toolchain;
 
+use crate::cmd::publish;
 use crate::pipeline::readers::{KubeReaders, SnapshotReaders};
 use crate::pipeline::{
     Outcome, Pipeline, PlanRequest, Progress, ReaderFactory, Stage, ToolRenderers, report,
@@ -100,6 +101,9 @@ pub struct PlanArgs {
     /// Projects rendered at once (default: number of cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Publishing on the merge request.
+    #[command(flatten)]
+    pub publish: crate::cmd::publish::PublishArgs,
 }
 
 fn toolchain(args: &PlanArgs) -> Toolchain {
@@ -203,20 +207,38 @@ pub fn use_colour() -> bool {
 
 /// The merge request's checkouts: head and base directories (git revisions are written to
 /// temporary directories held by `keep`), changed paths and commits.
-struct Checkouts {
-    head: PathBuf,
-    base: Option<PathBuf>,
-    changed: Vec<ChangedFile>,
-    head_sha: Option<String>,
-    base_sha: Option<String>,
+pub(crate) struct Checkouts {
+    pub(crate) head: PathBuf,
+    pub(crate) base: Option<PathBuf>,
+    pub(crate) changed: Vec<ChangedFile>,
+    pub(crate) head_sha: Option<String>,
+    pub(crate) base_sha: Option<String>,
     _keep: Vec<tempfile::TempDir>,
 }
 
-fn checkouts(args: &PlanArgs) -> anyhow::Result<Checkouts> {
-    if let Some(base_rev) = &args.base {
-        let head_rev = args.head.as_deref().unwrap_or("HEAD");
-        let base_sha = crate::git::rev_parse(&args.repo, base_rev)?;
-        let head_sha = crate::git::rev_parse(&args.repo, head_rev)?;
+/// The merge request's checkouts. `mr_revisions` (head, base) come from the forge when
+/// publishing and no revision flag was given.
+fn checkouts(args: &PlanArgs, mr_revisions: Option<(String, String)>) -> anyhow::Result<Checkouts> {
+    let explicit = args.base.is_some() || args.base_path.is_some() || !args.changed.is_empty();
+    let revisions = match (&args.base, mr_revisions) {
+        (Some(base), _) => Some((
+            args.head.clone().unwrap_or_else(|| "HEAD".to_owned()),
+            base.clone(),
+        )),
+        (None, Some((head, base))) if !explicit => {
+            // Measure the MR from where it branched off when the history says (GitHub's
+            // event gives the base branch's tip, which may have moved on).
+            let base = crate::git::merge_base(&args.repo, &base, &head).unwrap_or(base);
+            Some((head, base))
+        }
+        _ => None,
+    };
+    if let Some((head_rev, base_rev)) = &revisions {
+        let fetch_hint = |e: anyhow::Error| {
+            e.context("the merge request's commits must be in the clone: fetch them (GitHub: actions/checkout with fetch-depth: 0; GitLab: GIT_DEPTH: 0)")
+        };
+        let base_sha = crate::git::rev_parse(&args.repo, base_rev).map_err(fetch_hint)?;
+        let head_sha = crate::git::rev_parse(&args.repo, head_rev).map_err(fetch_hint)?;
         let head_dir = tempfile::tempdir().context("creating a temporary directory")?;
         let base_dir = tempfile::tempdir().context("creating a temporary directory")?;
         crate::git::materialize(&args.repo, &head_sha, head_dir.path())?;
@@ -250,7 +272,7 @@ fn checkouts(args: &PlanArgs) -> anyhow::Result<Checkouts> {
         (None, crate::cmd::parse_changed(&args.changed))
     } else {
         bail!(
-            "say what the merge request changes: --base REV [--head REV], --base-path DIR, or --changed PATH..."
+            "say what the merge request changes: --base REV [--head REV], --base-path DIR, --changed PATH..., or --publish in a merge-request CI job"
         );
     };
     Ok(Checkouts {
@@ -267,7 +289,25 @@ fn checkouts(args: &PlanArgs) -> anyhow::Result<Checkouts> {
 pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let org = args.config.org()?;
     let overrides = args.config.mr_overrides()?;
-    let checkouts = checkouts(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    // Publishing: the target from the CI environment and flags, and the MR's head and base
+    // (from the environment, else from the forge).
+    let mut mr_revisions = None;
+    let publishing = match args.publish.publish {
+        true => {
+            let mut target = publish::resolve(&args.publish, &|k| std::env::var(k).ok())?;
+            let publisher = runtime.block_on(publish::connect(&target))?;
+            let (head, base) = runtime.block_on(publish::revisions(&target, &publisher))?;
+            target.head_sha = Some(head.clone());
+            mr_revisions = Some((head, base));
+            Some((target, publisher))
+        }
+        false => None,
+    };
+    let checkouts = checkouts(args, mr_revisions)?;
     let open = |dir: &PathBuf| -> anyhow::Result<crate::pipeline::SharedTree> {
         Ok(Arc::new(DiskTree::open(dir).with_context(|| {
             format!("cannot read repository {}", dir.display())
@@ -297,10 +337,17 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     if StderrProgress::wanted() {
         pipeline = pipeline.with_progress(Arc::new(StderrProgress));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let mut publish_failed = false;
+    let context = args.publish.status_context.as_str();
+    if let Some((target, publisher)) = &publishing {
+        let sha = publish::status_sha(target, &checkouts);
+        if let Err(e) = runtime.block_on(crate::pipeline::publish::announce(
+            publisher, &target.mr, &sha, context,
+        )) {
+            say(&format!("could not set the pending status: {e}"));
+            publish_failed = true;
+        }
+    }
     // Render tools run in their own process groups, so a terminal's Ctrl-C does not reach
     // them: it cancels the run, which kills them.
     let interrupt = pipeline.cancel_token().clone();
@@ -311,10 +358,24 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             }
         });
         pipeline.plan(&request).await
-    })?;
+    });
     let plan = match outcome {
-        Outcome::Planned(plan) => plan,
-        Outcome::Cancelled => bail!("interrupted: the plan was cancelled and nothing was printed"),
+        Ok(Outcome::Planned(plan)) => plan,
+        Ok(Outcome::Cancelled) => {
+            let message = "interrupted: the plan was cancelled and nothing was printed";
+            publish::failed(&runtime, publishing.as_ref(), &checkouts, context, message);
+            bail!(message)
+        }
+        Err(e) => {
+            publish::failed(
+                &runtime,
+                publishing.as_ref(),
+                &checkouts,
+                context,
+                &e.to_string(),
+            );
+            return Err(e.into());
+        }
     };
     let text = match args.format {
         Format::Json => report::json(&plan),
@@ -324,5 +385,36 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         Format::Text => report::text(&plan, use_colour()),
     };
     std::io::stdout().lock().write_all(text.as_bytes())?;
+    if let Some((target, publisher)) = &publishing {
+        let sha = publish::status_sha(target, &checkouts);
+        let published = runtime.block_on(crate::pipeline::publish::publish_plan(
+            publisher, &target.mr, &sha, context, &plan,
+        ));
+        match published {
+            Ok(p) => say(&format!(
+                "published the plan on {} ({} posted, {} updated, {} unchanged, {} superseded)",
+                target.mr,
+                p.created.len(),
+                p.updated.len(),
+                p.unchanged,
+                p.superseded.len()
+            )),
+            Err(e) => {
+                say(&format!("publishing failed: {e}"));
+                publish_failed = true;
+            }
+        }
+    }
+    if publish_failed {
+        return Ok(ExitCode::from(2));
+    }
     Ok(ExitCode::from(plan.exit_code(args.allow_partial)))
+}
+
+/// A line on stderr (always: publishing results matter in CI logs).
+pub(crate) fn say(line: &str) {
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("thule: {line}");
+    }
 }

@@ -10,7 +10,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use thule_vcs::http::Secret;
-use thule_vcs::{MrRef, ProviderKind, RepoRef};
+use thule_vcs::{Actor, MrRef, Provider, ProviderKind, Publisher, RepoRef};
+
+use crate::cmd::plan::{Checkouts, say};
+
+/// A publisher on whichever forge the target names.
+pub type AnyPublisher = Publisher<Box<dyn Provider>>;
 
 /// Publishing flags of `thule plan`.
 #[derive(Debug, Default, clap::Args)]
@@ -217,6 +222,85 @@ pub fn resolve(args: &PublishArgs, env: &dyn Fn(&str) -> Option<String>) -> anyh
         }
     };
     Ok(target)
+}
+
+/// Connect to the target's forge and learn who the token is (the GitHub Actions token
+/// cannot ask; its comments are authored by `github-actions[bot]`).
+///
+/// # Errors
+/// When the adapter cannot be built or the forge refuses the token.
+pub async fn connect(target: &Target) -> anyhow::Result<AnyPublisher> {
+    let provider = provider(target)?;
+    if target.actions_token {
+        return Ok(Publisher::with_identity(
+            provider,
+            Actor::login("github-actions[bot]"),
+        ));
+    }
+    Publisher::new(provider)
+        .await
+        .with_context(|| format!("--publish: cannot use the token on {}", target.mr))
+}
+
+/// The forge adapter for the target.
+fn provider(target: &Target) -> anyhow::Result<Box<dyn Provider>> {
+    let _ = target;
+    bail!("no adapter yet")
+}
+
+/// The merge request's head and base commits: from the CI environment, else from the forge.
+///
+/// # Errors
+/// When the forge cannot be read.
+pub async fn revisions(
+    target: &Target,
+    publisher: &AnyPublisher,
+) -> anyhow::Result<(String, String)> {
+    if let (Some(head), Some(base)) = (&target.head_sha, &target.base_sha) {
+        return Ok((head.clone(), base.clone()));
+    }
+    let mr = publisher
+        .provider()
+        .merge_request(&target.mr)
+        .await
+        .with_context(|| format!("--publish: reading {}", target.mr))?;
+    let head = target.head_sha.clone().unwrap_or(mr.head_sha);
+    let base = target
+        .base_sha
+        .clone()
+        .or(mr.base_sha)
+        .with_context(|| format!("{} does not say its base commit; pass --base", target.mr))?;
+    Ok((head, base))
+}
+
+/// The commit the status goes on: the MR's head.
+pub(crate) fn status_sha(target: &Target, checkouts: &Checkouts) -> String {
+    target
+        .head_sha
+        .clone()
+        .or_else(|| checkouts.head_sha.clone())
+        .unwrap_or_default()
+}
+
+/// Set the error status after a run that produced no plan (best effort: the run's own
+/// error is what the caller reports).
+pub(crate) fn failed(
+    runtime: &tokio::runtime::Runtime,
+    publishing: Option<&(Target, AnyPublisher)>,
+    checkouts: &Checkouts,
+    context: &str,
+    message: &str,
+) {
+    let Some((target, publisher)) = publishing else {
+        return;
+    };
+    let sha = status_sha(target, checkouts);
+    let result = runtime.block_on(crate::pipeline::publish::report_failure(
+        publisher, &target.mr, &sha, context, message,
+    ));
+    if let Err(e) = result {
+        say(&format!("could not set the error status: {e}"));
+    }
 }
 
 fn mr_ref(provider: ProviderKind, path: String, number: u64) -> MrRef {

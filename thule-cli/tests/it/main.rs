@@ -2,6 +2,7 @@
 //! splitting, determinism and secret safety. They render with the real helm and kubectl that
 //! `scripts/install-tools.sh` installs (found through `THULE_TOOLS_DIR` or `.tools/bin`).
 
+mod ci_files;
 mod commands;
 mod loopback;
 mod ownership;
