@@ -244,8 +244,16 @@ pub async fn connect(target: &Target) -> anyhow::Result<AnyPublisher> {
 
 /// The forge adapter for the target.
 fn provider(target: &Target) -> anyhow::Result<Box<dyn Provider>> {
-    let _ = target;
-    bail!("no adapter yet")
+    let repo = target.mr.repo.path.as_str();
+    let token = target.token.clone();
+    Ok(match target.provider {
+        ProviderKind::GitLab => Box::new(thule_vcs::gitlab::GitLab::new(
+            &target.api_url,
+            repo,
+            token,
+        )?),
+        other => bail!("--publish: the {other} adapter is not built into this thule"),
+    })
 }
 
 /// The merge request's head and base commits: from the CI environment, else from the forge.
