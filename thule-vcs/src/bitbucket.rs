@@ -1,4 +1,5 @@
-//! The Bitbucket adapters (feature `bitbucket`): [`BitbucketCloud`] (API 2.0).
+//! The Bitbucket adapters (feature `bitbucket`): [`BitbucketCloud`] (API 2.0) and
+//! [`BitbucketDataCenter`] (Data Center / Server, REST 1.0).
 //!
 //! Bitbucket cannot hide a comment, and its Markdown does not render `<details>`, so older
 //! plans are edited into a one-line "Superseded by" stub ([`SupersedeStyle::EditStub`]).
@@ -6,8 +7,10 @@
 //! [`SupersedeStyle::EditStub`]: crate::provider::SupersedeStyle::EditStub
 
 mod cloud;
+mod datacenter;
 
 pub use cloud::{BitbucketCloud, CloudAuth, DEFAULT_COMMENT_LIMIT};
+pub use datacenter::{BitbucketDataCenter, DataCenterAuth};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -18,7 +21,7 @@ use crate::model::{ProviderKind, StatusState};
 /// The status description length thule keeps to on Bitbucket.
 pub const STATUS_DESCRIPTION_LIMIT: usize = 255;
 
-/// The longest build-status key Bitbucket accepts, in characters.
+/// The longest build-status key Bitbucket Cloud accepts, in characters.
 pub const STATUS_KEY_LIMIT: usize = 40;
 
 /// Pages read at most from one list, against a server that never says "last page".
