@@ -8,8 +8,16 @@
 //!   12-character short hashes and resolves them at `/commit/{hash}`, redirects a pull
 //!   request's diffstat to the repository's, and refuses a build status without a `url` or
 //!   with a key over 40 characters.
+//! - `datacenter`: REST 1.0. The fake names the authenticated user in `X-AUSERNAME` and
+//!   `X-AUSERID` on every answer, lists comments through the pull request's activities
+//!   (newest first, paged with `start`, `limit`, `isLastPage`, `nextPageStart`, its page size
+//!   capped below what is asked), versions every comment and answers a stale version with
+//!   409, demands `X-Atlassian-Token: no-check` on writes, refuses comments over 32,768
+//!   characters and build statuses without a `url`.
 
 mod common;
 
 #[path = "bitbucket/cloud.rs"]
 mod cloud;
+#[path = "bitbucket/datacenter.rs"]
+mod datacenter;
