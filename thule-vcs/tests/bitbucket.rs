@@ -15,6 +15,8 @@
 //!   409, demands `X-Atlassian-Token: no-check` on writes, refuses comments over 32,768
 //!   characters and build statuses without a `url`.
 
+#![cfg(feature = "bitbucket")]
+
 mod common;
 
 #[path = "bitbucket/cloud.rs"]

@@ -6,6 +6,8 @@
 //! as Gitea's other lists do; it pages changed files as Gitea does (`limit` capped at 50,
 //! `Link`, `X-Total-Count`).
 
+#![cfg(feature = "gitea")]
+
 mod common;
 
 use std::sync::{Arc, Mutex, PoisonError};
