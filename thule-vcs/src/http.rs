@@ -404,6 +404,13 @@ fn classify(status: u16, headers: &HeaderMap) -> ErrorKind {
 /// 300 characters.
 fn provider_message(status: u16, bytes: &[u8]) -> String {
     let text = match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) if v["errors"].is_array() => v["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["message"].as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
         Ok(v) => ["message", "error", "error_description"]
             .iter()
             .find_map(|k| match &v[*k] {
@@ -472,6 +479,13 @@ mod tests {
         assert_eq!(
             provider_message(422, br#"{"message": "Validation Failed"}"#),
             "HTTP 422: Validation Failed"
+        );
+        assert_eq!(
+            provider_message(
+                409,
+                br#"{"errors": [{"message": "stale version"}, {"message": "again"}]}"#
+            ),
+            "HTTP 409: stale version; again"
         );
     }
 

@@ -252,6 +252,24 @@ fn provider(target: &Target) -> anyhow::Result<Box<dyn Provider>> {
             repo,
             token,
         )?),
+        ProviderKind::Gitea | ProviderKind::Forgejo => Box::new(thule_vcs::gitea::Gitea::new(
+            &target.api_url,
+            repo,
+            token,
+            target.provider == ProviderKind::Forgejo,
+        )?),
+        ProviderKind::BitbucketCloud => Box::new(thule_vcs::bitbucket::BitbucketCloud::new(
+            &target.api_url,
+            repo,
+            thule_vcs::bitbucket::CloudAuth::AccessToken(token),
+        )?),
+        ProviderKind::BitbucketDataCenter => {
+            Box::new(thule_vcs::bitbucket::BitbucketDataCenter::new(
+                &target.api_url,
+                repo,
+                thule_vcs::bitbucket::DataCenterAuth::AccessToken(token),
+            )?)
+        }
         other => bail!("--publish: the {other} adapter is not built into this thule"),
     })
 }
