@@ -1501,6 +1501,19 @@ async fn refusals_have_typed_kinds_and_bounded_retries() {
     let err = wrong.whoami().await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unauthorized);
     assert!(!err.to_string().contains("ghp_wrong"));
+    // A next page on another host is not followed: the token would go there.
+    fake.fail_next(
+        1,
+        &Reply::json(200, &json!([])).with_header(
+            "link",
+            "<http://elsewhere.invalid/api/v3/repositories/1/issues/7/comments?page=2>; rel=\"next\"",
+        ),
+    );
+    fake.server.clear();
+    let err = github.list_comments(&mr()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Transport);
+    assert!(err.message.contains("elsewhere.invalid"), "{err}");
+    assert_eq!(fake.requests().len(), 1);
     // Another repository is not this adapter's.
     let other = MrRef {
         repo: RepoRef {
@@ -1677,8 +1690,8 @@ async fn merge_request_and_changed_paths_map_githubs_json() {
 #[tokio::test]
 async fn a_github_app_exchanges_one_installation_token_and_refreshes_it_before_expiry() {
     let fake = Fake::start().await;
-    // Tokens live 4 s here, and the adapter replaces them 1 s before they expire.
-    fake.enable_app(Duration::from_secs(4));
+    // Tokens live 5 s here, and the adapter replaces them 1 s before they expire.
+    fake.enable_app(Duration::from_secs(5));
     let app = GitHubApp::new(APP_ID, APP_KEY, INSTALLATION_ID)
         .unwrap()
         .with_refresh_margin(Duration::from_secs(1));
@@ -1787,6 +1800,15 @@ async fn a_github_app_exchanges_one_installation_token_and_refreshes_it_before_e
         "{used:?}"
     );
     assert!(!format!("{:?}", publisher.provider()).contains("ghs_"));
+
+    // A token GitHub no longer accepts (revoked): that call fails Unauthorized, the next one
+    // exchanges a new token.
+    fake.state().tokens.remove(&second_token);
+    let err = publisher.provider().merge_request(&mr()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unauthorized);
+    assert!(!err.to_string().contains(&second_token));
+    publisher.provider().merge_request(&mr()).await.unwrap();
+    assert_eq!(fake.state().exchanges.len(), 3);
 }
 
 #[tokio::test]
