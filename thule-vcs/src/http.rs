@@ -317,10 +317,16 @@ impl Http {
         action: &str,
         extra: &[(&str, &str)],
     ) -> Result<Response> {
+        // An `Accept` among the extra headers replaces the default one (GitHub asks for
+        // `application/vnd.github+json`); reqwest would otherwise send both.
+        let accept = extra
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("accept"))
+            .map_or("application/json", |(_, v)| *v);
         let mut request = self
             .client
             .request(method.reqwest(), url)
-            .header("Accept", "application/json");
+            .header("Accept", accept);
         request = match &self.auth {
             Auth::Bearer(s) => request.bearer_auth(s.expose()),
             Auth::Token(s) => request.header("Authorization", format!("token {}", s.expose())),
@@ -328,7 +334,10 @@ impl Http {
             Auth::Basic { user, password } => request.basic_auth(user, Some(password.expose())),
             Auth::None => request,
         };
-        for (k, v) in extra {
+        for (k, v) in extra
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("accept"))
+        {
             request = request.header(*k, *v);
         }
         if let Some(body) = body {
