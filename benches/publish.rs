@@ -1,10 +1,11 @@
 //! Publishing a 3,000-object plan against computing it.
 //!
-//! `compute`: what the pipeline does once the renders are in: diff and assess a project whose
-//! base and head renders differ in 3,000 objects (`pipeline::report::build`).
-//! `publish`: what publishing adds on top of that plan: the markdown comment split into parts
-//! under GitHub's limit, the supersede planner over 150 existing comments (older thule parts
-//! among them), and the JSON body of every request it plans. Network time is not in it.
+//! `compute`: what the pipeline does once the renders are in, and what `thule plan` prints
+//! without publishing: diff and assess a project whose base and head renders differ in 3,000
+//! objects (`pipeline::report::build`), and render the plan's markdown blocks.
+//! `publish`: what publishing adds on top: the blocks split into comment parts under GitHub's
+//! limit, the supersede planner over 150 existing comments (older thule parts among them), and
+//! the JSON body of every request it plans. Network time is not in it.
 //!
 //! Besides criterion's figures, the bench prints the ratio of the two medians measured in the
 //! same process (`publish / compute`).
@@ -93,14 +94,16 @@ fn existing() -> Vec<Comment> {
         .collect()
 }
 
-fn compute(g: &Gathered) -> MrPlan {
-    report::build(&RunMeta::default(), g).expect("plan")
+fn compute(g: &Gathered) -> (MrPlan, Vec<String>) {
+    let plan = report::build(&RunMeta::default(), g).expect("plan");
+    let blocks = report::markdown_blocks(&plan);
+    (plan, blocks)
 }
 
 /// Split, plan the operations, and serialize every request body; returns the bytes sent.
-fn publish(plan: &MrPlan, existing: &[Comment]) -> usize {
+fn publish(blocks: &[String], existing: &[Comment]) -> usize {
     let limit = thule_vcs::GITHUB_COMMENT_LIMIT - thule_vcs::publish::COMMENT_RESERVE;
-    let parts = report::markdown_parts(plan, limit);
+    let parts = thule_vcs::split_markdown(blocks, limit, "thule plan");
     let ops = plan_ops(
         &Actor::login("thule-bot"),
         &mr(),
@@ -129,7 +132,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 fn benches(c: &mut Criterion) {
     let g = gathered();
-    let plan = compute(&g);
+    let (plan, blocks) = compute(&g);
     assert_eq!(plan.summary().patch, OBJECTS);
     let existing = existing();
     let parts = report::markdown_parts(
@@ -143,7 +146,7 @@ fn benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1));
     group.bench_function("compute", |b| b.iter(|| black_box(compute(&g))));
     group.bench_function("publish", |b| {
-        b.iter(|| black_box(publish(&plan, &existing)))
+        b.iter(|| black_box(publish(&blocks, &existing)))
     });
     group.finish();
 
@@ -154,7 +157,7 @@ fn benches(c: &mut Criterion) {
         black_box(compute(&g));
         t_compute.push(start.elapsed());
         let start = Instant::now();
-        black_box(publish(&plan, &existing));
+        black_box(publish(&blocks, &existing));
         t_publish.push(start.elapsed());
     }
     let (mc, mp) = (median(t_compute), median(t_publish));

@@ -24,10 +24,14 @@ pub fn split_markdown(blocks: &[String], limit: usize, title: &str) -> Vec<Strin
     let budget = limit - HEADER_RESERVE;
     let mut bodies: Vec<String> = Vec::new();
     let mut current = String::new();
+    // Characters in `current`, kept as blocks are added (counting the whole part again for
+    // every block made splitting quadratic in the part size).
+    let mut current_len = 0;
     for block in blocks {
         let block_len = chars(block) + usize::from(!block.ends_with('\n'));
-        if chars(&current) + block_len <= budget {
+        if current_len + block_len <= budget {
             push_block(&mut current, block);
+            current_len += block_len;
             continue;
         }
         if !current.is_empty() {
@@ -35,12 +39,14 @@ pub fn split_markdown(blocks: &[String], limit: usize, title: &str) -> Vec<Strin
         }
         if block_len <= budget {
             push_block(&mut current, block);
+            current_len = block_len;
             continue;
         }
         // One block larger than a part: cut it at line boundaries.
         let mut pieces = cut_block(block, budget);
         let last = pieces.pop().unwrap_or_default();
         bodies.extend(pieces);
+        current_len = chars(&last);
         current = last;
     }
     if !current.is_empty() || bodies.is_empty() {

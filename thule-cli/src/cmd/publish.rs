@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use thule_vcs::http::Secret;
-use thule_vcs::{Actor, MrRef, Provider, ProviderKind, Publisher, RepoRef};
+use thule_vcs::{MrRef, Provider, ProviderKind, Publisher, RepoRef};
 
 use crate::cmd::plan::{Checkouts, say};
 
@@ -224,19 +224,13 @@ pub fn resolve(args: &PublishArgs, env: &dyn Fn(&str) -> Option<String>) -> anyh
     Ok(target)
 }
 
-/// Connect to the target's forge and learn who the token is (the GitHub Actions token
-/// cannot ask; its comments are authored by `github-actions[bot]`).
+/// Connect to the target's forge and learn who the token is (the GitHub adapter answers
+/// `github-actions[bot]` for the Actions token, which may not ask).
 ///
 /// # Errors
 /// When the adapter cannot be built or the forge refuses the token.
 pub async fn connect(target: &Target) -> anyhow::Result<AnyPublisher> {
     let provider = provider(target)?;
-    if target.actions_token {
-        return Ok(Publisher::with_identity(
-            provider,
-            Actor::login("github-actions[bot]"),
-        ));
-    }
     Publisher::new(provider)
         .await
         .with_context(|| format!("--publish: cannot use the token on {}", target.mr))
@@ -252,6 +246,23 @@ fn provider(target: &Target) -> anyhow::Result<Box<dyn Provider>> {
             repo,
             token,
         )?),
+        ProviderKind::GitHub => {
+            let graphql = target
+                .graphql_url
+                .clone()
+                .unwrap_or_else(|| graphql_beside(&target.api_url));
+            let credentials = if target.actions_token {
+                thule_vcs::github::Credentials::ActionsToken(token)
+            } else {
+                thule_vcs::github::Credentials::Token(token)
+            };
+            Box::new(thule_vcs::github::GitHub::new(
+                &target.api_url,
+                &graphql,
+                repo,
+                credentials,
+            )?)
+        }
         ProviderKind::Gitea | ProviderKind::Forgejo => Box::new(thule_vcs::gitea::Gitea::new(
             &target.api_url,
             repo,
@@ -270,7 +281,6 @@ fn provider(target: &Target) -> anyhow::Result<Box<dyn Provider>> {
                 thule_vcs::bitbucket::DataCenterAuth::AccessToken(token),
             )?)
         }
-        other => bail!("--publish: the {other} adapter is not built into this thule"),
     })
 }
 
