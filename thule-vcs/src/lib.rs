@@ -12,8 +12,11 @@
 //! - [`split`]: packing a long plan into ordered parts under a forge's size limit, never
 //!   truncating and never breaking a code fence or a `<details>` section.
 //! - [`error`]: [`VcsError`], with a kind a caller can act on.
+//! - [`inbound`]: webhook deliveries in: detect the forge, authenticate the raw body,
+//!   normalize it into one event, read comment commands.
 
 pub mod error;
+pub mod inbound;
 pub mod marker;
 pub mod model;
 pub mod provider;
@@ -22,6 +25,10 @@ pub mod split;
 pub mod supersede;
 
 pub use error::{ErrorKind, VcsError};
+pub use inbound::{
+    AuthConfig, AuthError, Command, Delivery, Event, EventKind, Headers, Inbound, ParseError,
+    Trigger,
+};
 pub use model::{
     Actor, ChangedPath, Comment, CommentHandle, CommitStatus, MergeRequest, MrRef, MrState,
     ProviderKind, RepoRef, StatusState,
