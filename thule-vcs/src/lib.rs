@@ -15,6 +15,8 @@
 //! - [`http`]: the HTTP client the adapters share (auth, `User-Agent`, typed errors, bounded
 //!   retries honouring `Retry-After` and rate-limit resets).
 //! - `testing` (feature `testing`): a loopback HTTP server that logs every request, for tests.
+//! - [`inbound`]: webhook deliveries in: detect the forge, authenticate the raw body,
+//!   normalize it into one event, read comment commands.
 
 #[cfg(feature = "bitbucket")]
 pub mod bitbucket;
@@ -26,6 +28,7 @@ pub mod github;
 #[cfg(feature = "gitlab")]
 pub mod gitlab;
 pub mod http;
+pub mod inbound;
 pub mod marker;
 pub mod model;
 pub mod provider;
@@ -36,6 +39,10 @@ pub mod supersede;
 pub mod testing;
 
 pub use error::{ErrorKind, VcsError};
+pub use inbound::{
+    AuthConfig, AuthError, Command, Delivery, Event, EventKind, Headers, Inbound, ParseError,
+    Trigger,
+};
 pub use model::{
     Actor, ChangedPath, Comment, CommentHandle, CommitStatus, MergeRequest, MrRef, MrState,
     ProviderKind, RepoRef, StatusState,
