@@ -68,6 +68,11 @@ pub struct Target {
     /// The token is the GitHub Actions `GITHUB_TOKEN` (its comments are authored by
     /// `github-actions[bot]`, and it may not ask who it is).
     pub actions_token: bool,
+    /// A GitHub App instead of the token: app id, private key file, installation id
+    /// (`THULE_GITHUB_APP_ID`, `THULE_GITHUB_APP_KEY_FILE`, `THULE_GITHUB_INSTALLATION_ID`).
+    pub github_app: Option<(String, PathBuf, u64)>,
+    /// Bitbucket Cloud user name when the token is an app password (`BITBUCKET_USERNAME`).
+    pub bitbucket_user: Option<String>,
 }
 
 /// Which CI system the environment is, if any.
@@ -147,10 +152,31 @@ pub fn resolve(args: &PublishArgs, env: &dyn Fn(&str) -> Option<String>) -> anyh
                 base_sha: get("CI_MERGE_REQUEST_DIFF_BASE_SHA"),
                 token,
                 actions_token: false,
+                github_app: None,
+                bitbucket_user: None,
             }
         }
         ProviderKind::GitHub | ProviderKind::Gitea | ProviderKind::Forgejo => {
-            let (token, from_actions) = token_from(&["THULE_VCS_TOKEN", "GITHUB_TOKEN"])?;
+            let github_app = match get("THULE_GITHUB_APP_ID") {
+                Some(id) if provider == ProviderKind::GitHub => {
+                    let key = need(
+                        None,
+                        "THULE_GITHUB_APP_KEY_FILE",
+                        "the App's private key file",
+                    )?;
+                    let installation =
+                        need(None, "THULE_GITHUB_INSTALLATION_ID", "the installation id")?;
+                    let installation = installation.parse().with_context(|| {
+                        format!("THULE_GITHUB_INSTALLATION_ID={installation} is not a number")
+                    })?;
+                    Some((id, PathBuf::from(key), installation))
+                }
+                _ => None,
+            };
+            let (token, from_actions) = match github_app {
+                Some(_) => (Secret::new(""), false),
+                None => token_from(&["THULE_VCS_TOKEN", "GITHUB_TOKEN"])?,
+            };
             let event = github_event(get("GITHUB_EVENT_PATH"))?;
             let default_api =
                 (provider == ProviderKind::GitHub).then(|| "https://api.github.com".to_owned());
@@ -192,10 +218,16 @@ pub fn resolve(args: &PublishArgs, env: &dyn Fn(&str) -> Option<String>) -> anyh
                 base_sha: event.and_then(|e| e.base_sha),
                 token,
                 actions_token: from_actions && get("GITHUB_ACTIONS").is_some(),
+                github_app,
+                bitbucket_user: None,
             }
         }
         ProviderKind::BitbucketCloud | ProviderKind::BitbucketDataCenter => {
-            let (token, _) = token_from(&["THULE_VCS_TOKEN", "BITBUCKET_TOKEN"])?;
+            let bitbucket_user = get("BITBUCKET_USERNAME");
+            let (token, _) = match &bitbucket_user {
+                Some(_) => token_from(&["THULE_VCS_TOKEN", "BITBUCKET_APP_PASSWORD"])?,
+                None => token_from(&["THULE_VCS_TOKEN", "BITBUCKET_TOKEN"])?,
+            };
             let repo = match args.vcs_repo.clone() {
                 Some(r) => r,
                 None => format!(
@@ -218,6 +250,8 @@ pub fn resolve(args: &PublishArgs, env: &dyn Fn(&str) -> Option<String>) -> anyh
                 base_sha: None,
                 token,
                 actions_token: false,
+                github_app: None,
+                bitbucket_user,
             }
         }
     };
@@ -251,10 +285,19 @@ fn provider(target: &Target) -> anyhow::Result<Box<dyn Provider>> {
                 .graphql_url
                 .clone()
                 .unwrap_or_else(|| graphql_beside(&target.api_url));
-            let credentials = if target.actions_token {
-                thule_vcs::github::Credentials::ActionsToken(token)
-            } else {
-                thule_vcs::github::Credentials::Token(token)
+            let credentials = match &target.github_app {
+                Some((app_id, key_file, installation)) => {
+                    let pem = std::fs::read(key_file).with_context(|| {
+                        format!("cannot read the GitHub App key file {}", key_file.display())
+                    })?;
+                    thule_vcs::github::Credentials::App(thule_vcs::github::GitHubApp::new(
+                        app_id.clone(),
+                        pem,
+                        *installation,
+                    )?)
+                }
+                None if target.actions_token => thule_vcs::github::Credentials::ActionsToken(token),
+                None => thule_vcs::github::Credentials::Token(token),
             };
             Box::new(thule_vcs::github::GitHub::new(
                 &target.api_url,
@@ -272,7 +315,13 @@ fn provider(target: &Target) -> anyhow::Result<Box<dyn Provider>> {
         ProviderKind::BitbucketCloud => Box::new(thule_vcs::bitbucket::BitbucketCloud::new(
             &target.api_url,
             repo,
-            thule_vcs::bitbucket::CloudAuth::AccessToken(token),
+            match &target.bitbucket_user {
+                Some(user) => thule_vcs::bitbucket::CloudAuth::AppPassword {
+                    user: user.clone(),
+                    password: token,
+                },
+                None => thule_vcs::bitbucket::CloudAuth::AccessToken(token),
+            },
         )?),
         ProviderKind::BitbucketDataCenter => {
             Box::new(thule_vcs::bitbucket::BitbucketDataCenter::new(
