@@ -101,10 +101,11 @@ pub fn materialize(repo: &Path, rev: &str, dest: &Path) -> anyhow::Result<()> {
         .env("GIT_INDEX_FILE", &index_text)
         .args(["read-tree", rev]);
     run(&read, &format!("read the tree of {rev}"))?;
+    // `dest` as the work tree: this also works in a bare repository (a service's cache).
     let checkout = git(repo)
         .env("GIT_INDEX_FILE", &index_text)
-        .args(["checkout-index", "--all", "--force"])
-        .arg(format!("--prefix={dest_text}/"));
+        .env("GIT_WORK_TREE", dest_text)
+        .args(["checkout-index", "--all", "--force"]);
     run(&checkout, &format!("write the files of {rev}"))?;
     std::fs::remove_file(&index).context("removing the temporary index")?;
     Ok(())

@@ -8,7 +8,9 @@
 //! - [`cmd`]: one module per subcommand, each with its clap `Args` and a `run` function
 //!   returning the exit code: flags in, pipeline or library call, printing out.
 //! - [`git`]: revisions, changed paths and trees of a merge request, through the user's git.
+//! - [`workspace`]: a service's clone cache and per-run checkouts of a merge request.
 
 pub mod cmd;
 pub mod git;
 pub mod pipeline;
+pub mod workspace;

@@ -9,3 +9,4 @@ mod ownership;
 mod pipeline;
 mod plan;
 mod support;
+mod workspace;
