@@ -8,4 +8,5 @@ mod loopback;
 mod ownership;
 mod pipeline;
 mod plan;
+mod publish;
 mod support;
