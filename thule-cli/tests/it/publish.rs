@@ -308,6 +308,77 @@ fn gitlab_ci_publishes_one_plan_per_head_and_supersedes_the_older_one() {
 }
 
 #[test]
+fn a_gitlab_merged_results_pipeline_plans_and_marks_the_source_branch_head_not_the_merge_commit() {
+    // The MR branches off `base`; the target branch moves on (another project changes), and
+    // GitLab's merged-results pipeline runs on a merge commit of both: CI_COMMIT_SHA is that
+    // commit, the MR's head is CI_MERGE_REQUEST_SOURCE_BRANCH_SHA.
+    let (repo, base) = Repo::new();
+    git(repo.path(), &["checkout", "-q", "-b", "scale-web"]);
+    let head = repo.commit("scale web to 2", "2");
+    git(repo.path(), &["checkout", "-q", "main"]);
+    let other = repo.path().join("apps/api");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(
+        other.join("thule.yaml"),
+        "version: v1\nproject: api\nnamespace: api\nrender:\n  mode: yaml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        other.join("configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api-settings\ndata:\n  mode: fast\n",
+    )
+    .unwrap();
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-qm", "meanwhile on main"]);
+    let target = rev_parse(repo.path(), "HEAD");
+    git(repo.path(), &["checkout", "-q", "--detach"]);
+    git(
+        repo.path(),
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "merge scale-web",
+            "scale-web",
+        ],
+    );
+    let merge = rev_parse(repo.path(), "HEAD");
+
+    let rt = runtime();
+    let fake = rt.block_on(FakeGitLab::start(&head, &base));
+    let mut ci = gitlab_ci(&fake, &merge, &base);
+    ci.push(("CI_MERGE_REQUEST_EVENT_TYPE", "merged_result".to_owned()));
+    ci.push(("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", head.clone()));
+    ci.push(("CI_MERGE_REQUEST_TARGET_BRANCH_SHA", target));
+    let out = thule_in_ci(&repo, &ci);
+    assert_run(&out, 1, gitlab::THULE_TOKEN);
+
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(printed.contains("web-settings"), "{printed}");
+    assert!(
+        !printed.contains("api-settings"),
+        "the target branch's own change is not the MR's: {printed}"
+    );
+    let forge = fake.forge();
+    let notes = forge.thule_notes();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        marker(&notes[0].body),
+        Marker::plan(&gitlab_mr(), &head, 1, 1)
+    );
+    let posts: Vec<(&str, &str)> = forge
+        .status_log
+        .iter()
+        .map(|p| (p.sha.as_str(), p.state.as_str()))
+        .collect();
+    assert_eq!(
+        posts,
+        [(head.as_str(), "pending"), (head.as_str(), "success")]
+    );
+}
+
+#[test]
 fn gitlab_ci_without_the_merge_request_iid_names_the_variable() {
     let (repo, base) = Repo::new();
     let head = repo.commit("scale web to 2", "2");
