@@ -14,7 +14,8 @@
 //! - [`error`]: [`VcsError`], with a kind a caller can act on.
 //! - [`http`]: the HTTP client the adapters share (auth, `User-Agent`, typed errors, bounded
 //!   retries honouring `Retry-After` and rate-limit resets).
-//! - `testing` (feature `testing`): a loopback HTTP server that logs every request, for tests.
+//! - `testing` (feature `testing`): a loopback HTTP server that logs every request, and fakes
+//!   of GitLab and GitHub on it (`testing::gitlab`, `testing::github`), for tests.
 //! - [`inbound`]: webhook deliveries in: detect the forge, authenticate the raw body,
 //!   normalize it into one event, read comment commands.
 

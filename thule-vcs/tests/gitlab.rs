@@ -1,7 +1,7 @@
 //! The GitLab adapter, driven by the real [`Publisher`], against a loopback HTTP server that
-//! speaks GitLab's REST API v4 with its real payload shapes (field names as in GitLab's docs:
-//! `doc/api/notes.md`, `merge_requests.md`, `commits.md`, `users.md`), because no real GitLab
-//! can run here.
+//! speaks GitLab's REST API v4 with its real payload shapes ([`thule_vcs::testing::gitlab`]:
+//! field names as in GitLab's docs, `doc/api/notes.md`, `merge_requests.md`, `commits.md`,
+//! `users.md`), because no real GitLab can run here.
 //!
 //! The fake is stateful: users known by their `PRIVATE-TOKEN`, one project (id 42, path
 //! `group/sub/app`, addressed by either), one merge request (iid 7), its notes (ids, authors,
@@ -12,496 +12,26 @@
 
 #![cfg(feature = "gitlab")]
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::MutexGuard;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use thule_vcs::gitlab::GitLab;
 use thule_vcs::http::{Auth, Http, Method, RetryPolicy, Secret};
+use thule_vcs::testing::gitlab::{
+    ALICE_ID, ALICE_TOKEN, BOB_ID, ENCODED_PATH, FakeGitLab, Forge, IID, Note, PROJECT_ID,
+    PROJECT_PATH, THULE_ID, THULE_TOKEN, WEB_URL, diff, message,
+};
 use thule_vcs::testing::{LoopbackServer, Recorded, Reply};
 use thule_vcs::{
     CommitStatus, ErrorKind, GITLAB_NOTE_LIMIT, MrRef, MrState, Provider, ProviderKind, Publisher,
     StatusState, split_markdown,
 };
 
-const THULE_TOKEN: &str = "glpat-thule-very-secret-0001";
-const ALICE_TOKEN: &str = "glpat-alice-0002";
-const THULE_ID: u64 = 501;
-const ALICE_ID: u64 = 17;
-const BOB_ID: u64 = 18;
-const PROJECT_ID: u64 = 42;
-const PROJECT_PATH: &str = "group/sub/app";
-const ENCODED_PATH: &str = "group%2Fsub%2Fapp";
-const IID: u64 = 7;
-const WEB_URL: &str = "https://gitlab.example.com/group/sub/app/-/merge_requests/7";
 const SHA1: &str = "1111111111111111111111111111111111111111";
 const SHA2: &str = "2222222222222222222222222222222222222222";
 const SHA3: &str = "3333333333333333333333333333333333333333";
 const BASE_SHA: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
-
-// ---------------------------------------------------------------------------------------------
-// The fake GitLab.
-
-#[derive(Clone, Debug)]
-struct Note {
-    id: u64,
-    body: String,
-    author: u64,
-    system: bool,
-    created: u64,
-    updated: u64,
-}
-
-#[derive(Clone, Debug)]
-struct Status {
-    id: u64,
-    sha: String,
-    name: String,
-    state: String,
-    description: Option<String>,
-    target_url: Option<String>,
-}
-
-/// One status POST as the fake answered it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct StatusPost {
-    sha: String,
-    state: String,
-    name: String,
-    target_url: Option<String>,
-    answered: u16,
-}
-
-struct Forge {
-    /// token → (id, username)
-    users: BTreeMap<String, (u64, String)>,
-    names: BTreeMap<u64, String>,
-    notes: Vec<Note>,
-    clock: u64,
-    next_id: u64,
-    mr: Value,
-    commits: BTreeSet<String>,
-    statuses: Vec<Status>,
-    status_log: Vec<StatusPost>,
-    diffs: Vec<Value>,
-    /// Answers given to the next requests before any routing (429s, 5xx).
-    inject: VecDeque<Reply>,
-    /// (path, page) of every list page served.
-    pages: Vec<(String, u64)>,
-}
-
-type Shared = Arc<Mutex<Forge>>;
-
-fn lock(forge: &Shared) -> MutexGuard<'_, Forge> {
-    forge.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn timestamp(t: u64) -> String {
-    format!(
-        "2024-06-01T{:02}:{:02}:{:02}.000Z",
-        (t / 3600) % 24,
-        (t / 60) % 60,
-        t % 60
-    )
-}
-
-fn message(status: u16, message: &str) -> Reply {
-    Reply::json(status, &json!({ "message": message }))
-}
-
-impl Forge {
-    fn new() -> Self {
-        let users: BTreeMap<String, (u64, String)> = [
-            (THULE_TOKEN, THULE_ID, "project_42_bot_thule"),
-            (ALICE_TOKEN, ALICE_ID, "alice"),
-        ]
-        .into_iter()
-        .map(|(t, id, name)| (t.to_owned(), (id, name.to_owned())))
-        .collect();
-        let names = [
-            (THULE_ID, "project_42_bot_thule"),
-            (ALICE_ID, "alice"),
-            (BOB_ID, "bob"),
-        ]
-        .into_iter()
-        .map(|(id, n)| (id, n.to_owned()))
-        .collect();
-        let mr = json!({
-            "id": 90_007,
-            "iid": IID,
-            "project_id": PROJECT_ID,
-            "title": "Scale web to 3 replicas",
-            "description": "",
-            "state": "opened",
-            "created_at": "2024-06-01T09:00:00.000Z",
-            "updated_at": "2024-06-01T09:00:00.000Z",
-            "target_branch": "main",
-            "source_branch": "scale-web",
-            "author": {
-                "id": ALICE_ID,
-                "username": "alice",
-                "name": "Alice",
-                "state": "active",
-                "avatar_url": null,
-                "web_url": "https://gitlab.example.com/alice"
-            },
-            "source_project_id": PROJECT_ID,
-            "target_project_id": PROJECT_ID,
-            "labels": ["env::prod", "team/web"],
-            "draft": false,
-            "work_in_progress": false,
-            "merge_status": "can_be_merged",
-            "detailed_merge_status": "mergeable",
-            "sha": SHA1,
-            "merge_commit_sha": null,
-            "diff_refs": { "base_sha": BASE_SHA, "head_sha": SHA1, "start_sha": BASE_SHA },
-            "references": { "short": "!7", "relative": "!7", "full": "group/sub/app!7" },
-            "web_url": WEB_URL,
-            "changes_count": "1"
-        });
-        Self {
-            users,
-            names,
-            notes: Vec::new(),
-            clock: 0,
-            next_id: 3000,
-            mr,
-            commits: [SHA1.to_owned()].into(),
-            statuses: Vec::new(),
-            status_log: Vec::new(),
-            diffs: vec![diff("apps/web/deployment.yaml", "apps/web/deployment.yaml")],
-            inject: VecDeque::new(),
-            pages: Vec::new(),
-        }
-    }
-
-    fn set_head(&mut self, sha: &str) {
-        self.mr["sha"] = json!(sha);
-        self.mr["diff_refs"]["head_sha"] = json!(sha);
-        self.commits.insert(sha.to_owned());
-    }
-
-    fn add_note(&mut self, author: u64, body: &str, system: bool) -> u64 {
-        self.clock += 1;
-        self.next_id += 1;
-        self.notes.push(Note {
-            id: self.next_id,
-            body: body.to_owned(),
-            author,
-            system,
-            created: self.clock,
-            updated: self.clock,
-        });
-        self.next_id
-    }
-
-    fn note(&self, id: u64) -> &Note {
-        self.notes.iter().find(|n| n.id == id).expect("a note")
-    }
-
-    /// thule's notes, oldest first.
-    fn thule_notes(&self) -> Vec<Note> {
-        self.notes
-            .iter()
-            .filter(|n| n.author == THULE_ID)
-            .cloned()
-            .collect()
-    }
-
-    fn note_json(&self, n: &Note) -> Value {
-        json!({
-            "id": n.id,
-            "type": null,
-            "body": n.body,
-            "attachment": null,
-            "author": {
-                "id": n.author,
-                "username": self.names[&n.author],
-                "name": self.names[&n.author],
-                "state": "active",
-                "avatar_url": null,
-                "web_url": format!("https://gitlab.example.com/{}", self.names[&n.author])
-            },
-            "created_at": timestamp(n.created),
-            "updated_at": timestamp(n.updated),
-            "system": n.system,
-            "noteable_id": 90_007,
-            "noteable_type": "MergeRequest",
-            "noteable_iid": IID,
-            "resolvable": false,
-            "confidential": false,
-            "internal": false
-        })
-    }
-
-    fn handle(&mut self, req: &Recorded) -> Reply {
-        if let Some(reply) = self.inject.pop_front() {
-            return reply;
-        }
-        let Some(me) = req
-            .header("private-token")
-            .and_then(|t| self.users.get(t))
-            .map(|(id, _)| *id)
-        else {
-            return message(401, "401 Unauthorized");
-        };
-        let Some(path) = req.path.strip_prefix("/api/v4/") else {
-            return Reply::json(404, &json!({"error": "404 Not Found"}));
-        };
-        let segs: Vec<&str> = path.split('/').collect();
-        let method = req.method.as_str();
-        if segs == ["user"] && method == "GET" {
-            let name = &self.names[&me];
-            return Reply::json(
-                200,
-                &json!({"id": me, "username": name, "name": name, "state": "active", "bot": me == THULE_ID}),
-            );
-        }
-        let ["projects", project, rest @ ..] = segs.as_slice() else {
-            return Reply::json(404, &json!({"error": "404 Not Found"}));
-        };
-        if *project != ENCODED_PATH && *project != PROJECT_ID.to_string() {
-            return message(404, "404 Project Not Found");
-        }
-        match (method, rest) {
-            ("POST", ["statuses", sha]) => self.post_status(sha, &req.json()),
-            (_, ["merge_requests", iid, rest @ ..]) => {
-                if *iid != IID.to_string() {
-                    return message(404, "404 Not found");
-                }
-                match (method, rest) {
-                    ("GET", []) => Reply::json(200, &self.mr),
-                    ("GET", ["diffs"]) => {
-                        let diffs = self.diffs.clone();
-                        self.page("diffs", diffs, &req.query)
-                    }
-                    ("GET", ["notes"]) => self.list_notes(&req.query),
-                    ("POST", ["notes"]) => {
-                        let body = req.json();
-                        let Some(text) = body["body"].as_str() else {
-                            return Reply::json(400, &json!({"error": "body is missing"}));
-                        };
-                        if let Some(r) = too_long(text) {
-                            return r;
-                        }
-                        let id = self.add_note(me, text, false);
-                        let json = self.note_json(self.note(id));
-                        Reply::json(201, &json)
-                    }
-                    (_, ["notes", id]) => {
-                        let Some(i) = self.notes.iter().position(|n| n.id.to_string() == *id)
-                        else {
-                            return message(404, "404 Note Not Found");
-                        };
-                        match method {
-                            "GET" => Reply::json(200, &self.note_json(&self.notes[i])),
-                            "PUT" | "DELETE" if self.notes[i].author != me => {
-                                message(403, "403 Forbidden")
-                            }
-                            "PUT" => {
-                                let body = req.json();
-                                let Some(text) = body["body"].as_str() else {
-                                    return Reply::json(400, &json!({"error": "body is missing"}));
-                                };
-                                if let Some(r) = too_long(text) {
-                                    return r;
-                                }
-                                self.clock += 1;
-                                self.notes[i].body = text.to_owned();
-                                self.notes[i].updated = self.clock;
-                                Reply::json(200, &self.note_json(&self.notes[i]))
-                            }
-                            "DELETE" => {
-                                self.notes.remove(i);
-                                Reply::empty(204)
-                            }
-                            _ => Reply::json(405, &json!({"error": "405 Method Not Allowed"})),
-                        }
-                    }
-                    _ => Reply::json(404, &json!({"error": "404 Not Found"})),
-                }
-            }
-            _ => Reply::json(404, &json!({"error": "404 Not Found"})),
-        }
-    }
-
-    fn list_notes(&mut self, query: &BTreeMap<String, String>) -> Reply {
-        let mut notes = self.notes.clone();
-        let by_updated = query.get("order_by").map(String::as_str) == Some("updated_at");
-        notes.sort_by_key(|n| (if by_updated { n.updated } else { n.created }, n.id));
-        // GitLab's default is newest first.
-        if query.get("sort").map(String::as_str) != Some("asc") {
-            notes.reverse();
-        }
-        let items = notes.iter().map(|n| self.note_json(n)).collect();
-        self.page("notes", items, query)
-    }
-
-    /// One page of `items`, as GitLab's offset pagination serves it.
-    fn page(&mut self, what: &str, items: Vec<Value>, query: &BTreeMap<String, String>) -> Reply {
-        let per_page = query
-            .get("per_page")
-            .and_then(|p| p.parse::<usize>().ok())
-            .unwrap_or(20)
-            .clamp(1, 100);
-        let page = query
-            .get("page")
-            .and_then(|p| p.parse::<usize>().ok())
-            .unwrap_or(1)
-            .max(1);
-        self.pages.push((what.to_owned(), page as u64));
-        let total = items.len();
-        let total_pages = total.div_ceil(per_page).max(1);
-        let slice: Vec<Value> = items
-            .into_iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .collect();
-        let next = if page < total_pages {
-            (page + 1).to_string()
-        } else {
-            String::new()
-        };
-        let prev = if page > 1 {
-            (page - 1).to_string()
-        } else {
-            String::new()
-        };
-        Reply::json(200, &Value::Array(slice))
-            .with_header("x-page", &page.to_string())
-            .with_header("x-per-page", &per_page.to_string())
-            .with_header("x-next-page", &next)
-            .with_header("x-prev-page", &prev)
-            .with_header("x-total", &total.to_string())
-            .with_header("x-total-pages", &total_pages.to_string())
-    }
-
-    /// `POST /projects/:id/statuses/:sha`, with GitLab's state machine: a status that is
-    /// still pending or running is moved to the new state when the transition exists, and
-    /// refused with 400 when it does not; a finished one is replaced by a new status.
-    fn post_status(&mut self, sha: &str, body: &Value) -> Reply {
-        let reply = self.status_reply(sha, body);
-        self.status_log.push(StatusPost {
-            sha: sha.to_owned(),
-            state: body["state"].as_str().unwrap_or_default().to_owned(),
-            name: body["name"].as_str().unwrap_or_default().to_owned(),
-            target_url: body["target_url"].as_str().map(str::to_owned),
-            answered: reply.status,
-        });
-        reply
-    }
-
-    fn status_reply(&mut self, sha: &str, body: &Value) -> Reply {
-        if !self.commits.contains(sha) {
-            return message(404, "404 Commit Not Found");
-        }
-        let Some(state) = body["state"].as_str() else {
-            return Reply::json(400, &json!({"error": "state is missing"}));
-        };
-        let event = match state {
-            "pending" => "enqueue",
-            "running" => "run",
-            "success" => "succeed",
-            "failed" => "drop",
-            "canceled" => "cancel",
-            "skipped" => "skip",
-            _ => {
-                return Reply::json(400, &json!({"error": "state does not have a valid value"}));
-            }
-        };
-        let name = body["name"]
-            .as_str()
-            .or_else(|| body["context"].as_str())
-            .unwrap_or("default")
-            .to_owned();
-        let description = body["description"].as_str().map(str::to_owned);
-        let target_url = body["target_url"].as_str().map(str::to_owned);
-        for (field, value) in [("description", &description), ("target_url", &target_url)] {
-            if value.as_ref().is_some_and(|v| v.chars().count() > 255) {
-                return message(
-                    400,
-                    &format!("{{:{field}=>[\"is too long (maximum is 255 characters)\"]}}"),
-                );
-            }
-        }
-        let live = self.statuses.iter_mut().rev().find(|s| {
-            s.sha == sha && s.name == name && matches!(s.state.as_str(), "pending" | "running")
-        });
-        let status = match live {
-            Some(s) => {
-                let allowed = match s.state.as_str() {
-                    "pending" => event != "enqueue",
-                    _ => !matches!(event, "enqueue" | "run"),
-                };
-                if !allowed {
-                    return message(
-                        400,
-                        &format!("Cannot transition status via :{event} from :{}", s.state),
-                    );
-                }
-                s.state = state.to_owned();
-                s.description = description;
-                s.target_url = target_url;
-                s.clone()
-            }
-            None => {
-                self.next_id += 1;
-                self.statuses.push(Status {
-                    id: self.next_id,
-                    sha: sha.to_owned(),
-                    name,
-                    state: state.to_owned(),
-                    description,
-                    target_url,
-                });
-                self.statuses.last().cloned().expect("just pushed")
-            }
-        };
-        Reply::json(
-            201,
-            &json!({
-                "id": status.id,
-                "sha": status.sha,
-                "ref": "scale-web",
-                "status": status.state,
-                "name": status.name,
-                "target_url": status.target_url,
-                "description": status.description,
-                "created_at": "2024-06-01T12:00:00.000Z",
-                "started_at": null,
-                "finished_at": null,
-                "allow_failure": false,
-                "coverage": null,
-                "author": {"id": THULE_ID, "username": "project_42_bot_thule"}
-            }),
-        )
-    }
-}
-
-fn too_long(text: &str) -> Option<Reply> {
-    (text.chars().count() > GITLAB_NOTE_LIMIT).then(|| {
-        Reply::json(
-            400,
-            &json!({"message": {"note": ["is too long (maximum is 1000000 characters)"]}}),
-        )
-    })
-}
-
-/// A `/diffs` item.
-fn diff(old_path: &str, new_path: &str) -> Value {
-    json!({
-        "old_path": old_path,
-        "new_path": new_path,
-        "a_mode": "100644",
-        "b_mode": "100644",
-        "diff": "@@ -1 +1 @@\n-replicas: 2\n+replicas: 3\n",
-        "new_file": false,
-        "renamed_file": old_path != new_path,
-        "deleted_file": false,
-        "generated_file": false
-    })
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -515,8 +45,7 @@ fn fast_retries() -> RetryPolicy {
 }
 
 struct Setup {
-    forge: Shared,
-    server: LoopbackServer,
+    fake: FakeGitLab,
     publisher: Publisher<GitLab>,
     mr: MrRef,
 }
@@ -532,18 +61,13 @@ fn adapter(server: &LoopbackServer, token: &str) -> GitLab {
 }
 
 async fn setup() -> Setup {
-    let forge: Shared = Arc::new(Mutex::new(Forge::new()));
-    let server = {
-        let forge = Arc::clone(&forge);
-        LoopbackServer::start(move |req| lock(&forge).handle(req)).await
-    };
-    let gitlab = adapter(&server, THULE_TOKEN);
+    let fake = FakeGitLab::start(SHA1, BASE_SHA).await;
+    let gitlab = adapter(&fake.server, THULE_TOKEN);
     let mr = gitlab.mr(IID);
     let publisher = Publisher::new(gitlab).await.unwrap();
-    server.clear();
+    fake.server.clear();
     Setup {
-        forge,
-        server,
+        fake,
         publisher,
         mr,
     }
@@ -551,11 +75,12 @@ async fn setup() -> Setup {
 
 impl Setup {
     fn forge(&self) -> MutexGuard<'_, Forge> {
-        lock(&self.forge)
+        self.fake.forge()
     }
 
     fn requests(&self, method: &str, suffix: &str) -> Vec<Recorded> {
-        self.server
+        self.fake
+            .server
             .requests()
             .into_iter()
             .filter(|r| r.method == method && r.path.ends_with(suffix))
@@ -708,7 +233,7 @@ async fn a_first_plan_posts_one_marked_note_and_sets_pending_then_success() {
     assert_eq!(forge.statuses[0].state, "success");
     drop(forge);
 
-    let requests = s.server.requests();
+    let requests = s.fake.server.requests();
     assert!(
         requests
             .iter()
@@ -770,6 +295,7 @@ async fn a_new_head_sha_posts_a_new_note_and_collapses_the_old_one_with_a_link()
     // Superseded by editing, never deleted; the new note is posted before the old is edited.
     assert!(s.requests("DELETE", "").is_empty());
     let writes: Vec<String> = s
+        .fake
         .server
         .requests()
         .iter()
@@ -786,7 +312,7 @@ async fn a_new_head_sha_posts_a_new_note_and_collapses_the_old_one_with_a_link()
     );
 
     // A third SHA supersedes only the current plan: the superseded note is left alone.
-    s.server.clear();
+    s.fake.server.clear();
     let third = s.publish(SHA3, &["plan three".to_owned()]).await;
     assert_eq!(third.superseded.len(), 1);
     assert_eq!(third.superseded[0].id, new);
@@ -802,14 +328,14 @@ async fn the_same_sha_again_posts_nothing_and_edits_only_what_changed() {
     let s = setup().await;
     let parts = vec!["the plan".to_owned()];
     let first = s.publish(SHA1, &parts).await.created[0].id;
-    s.server.clear();
+    s.fake.server.clear();
 
     let again = s.publish(SHA1, &parts).await;
     assert!(again.created.is_empty() && again.updated.is_empty() && again.superseded.is_empty());
     assert_eq!(again.unchanged, 1);
     assert_eq!(again.url, Some(format!("{WEB_URL}#note_{first}")));
     assert!(
-        s.server.requests().iter().all(|r| r.method == "GET"),
+        s.fake.server.requests().iter().all(|r| r.method == "GET"),
         "nothing is written"
     );
 
@@ -882,7 +408,7 @@ async fn fewer_parts_on_the_same_sha_supersede_the_extra_ones() {
     let fewer = big_plan(&s, 1000, "b");
     assert!(fewer.len() < before.len());
 
-    s.server.clear();
+    s.fake.server.clear();
     let published = s.publish(SHA1, &fewer).await;
     assert!(published.created.is_empty(), "same SHA: edited in place");
     let updated: Vec<u64> = published.updated.iter().map(|h| h.id).collect();
@@ -951,7 +477,7 @@ async fn every_page_of_notes_is_read_oldest_first_and_system_notes_are_skipped()
     assert_eq!(s.forge().notes.len(), 150 + 10 + 1);
 
     // Listing reads both pages (100 + 61), oldest first, without the system notes.
-    s.server.clear();
+    s.fake.server.clear();
     s.forge().pages.clear();
     let comments = s.publisher.provider().list_comments(&s.mr).await.unwrap();
     assert_eq!(comments.len(), 151);
@@ -978,7 +504,7 @@ async fn every_page_of_notes_is_read_oldest_first_and_system_notes_are_skipped()
     );
 
     // Publishing a new SHA finds thule's plan on the second page and supersedes it.
-    s.server.clear();
+    s.fake.server.clear();
     let published = s.publish(SHA2, &["new plan".to_owned()]).await;
     assert_eq!(published.superseded.len(), 1);
     assert_eq!(published.superseded[0].id, old);
@@ -995,7 +521,7 @@ async fn the_fake_serves_gitlabs_default_order_and_page_size() {
     }
     let http = Http::new(
         ProviderKind::GitLab,
-        &format!("{}/api/v4", s.server.url()),
+        &format!("{}/api/v4", s.fake.server.url()),
         Auth::Header("PRIVATE-TOKEN", Secret::new(THULE_TOKEN)),
     )
     .unwrap();
@@ -1022,7 +548,7 @@ async fn the_fake_serves_gitlabs_default_order_and_page_size() {
 async fn a_foreign_note_starting_with_thules_exact_marker_is_left_alone() {
     let s = setup().await;
     // Alice posts notes that start with thule's exact markers, through the API.
-    let alice = adapter(&s.server, ALICE_TOKEN);
+    let alice = adapter(&s.fake.server, ALICE_TOKEN);
     let mut forged = Vec::new();
     for sha in [SHA1, SHA2] {
         let body = format!("{}\nfake plan", marker(sha, 1, 1));
@@ -1059,7 +585,7 @@ async fn a_foreign_note_starting_with_thules_exact_marker_is_left_alone() {
     s.publish(SHA2, &["real plan 2".to_owned()]).await;
 
     assert_eq!(snapshot(&s), before);
-    for r in s.server.requests() {
+    for r in s.fake.server.requests() {
         if r.method != "GET" {
             for id in [forged_old, forged_new, other_mr] {
                 assert!(!r.path.ends_with(&format!("/notes/{id}")), "{}", r.line());
@@ -1076,14 +602,14 @@ async fn with_failures(n: usize, fail: Reply) -> Setup {
 }
 
 fn count(s: &Setup) -> usize {
-    s.server.requests().len()
+    s.fake.server.requests().len()
 }
 
 #[tokio::test]
 async fn refusals_have_kinds_are_not_retried_and_never_show_the_token() {
     // 401: a wrong token.
     let s = setup().await;
-    let stranger = adapter(&s.server, "glpat-wrong-token-9999");
+    let stranger = adapter(&s.fake.server, "glpat-wrong-token-9999");
     let err = stranger.whoami().await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unauthorized);
     assert_eq!(err.provider, ProviderKind::GitLab);
@@ -1094,7 +620,7 @@ async fn refusals_have_kinds_are_not_retried_and_never_show_the_token() {
     assert!(!format!("{:?}", s.publisher.provider()).contains(THULE_TOKEN));
 
     // 403: editing another user's note.
-    s.server.clear();
+    s.fake.server.clear();
     let alices = s.forge().add_note(ALICE_ID, "LGTM", false);
     let err = s
         .publisher
@@ -1108,13 +634,13 @@ async fn refusals_have_kinds_are_not_retried_and_never_show_the_token() {
     assert_eq!(s.forge().note(alices).body, "LGTM");
 
     // 404: another merge request, another project.
-    s.server.clear();
+    s.fake.server.clear();
     let gitlab = s.publisher.provider();
     let err = gitlab.merge_request(&gitlab.mr(999)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound);
     assert!(err.to_string().contains("group/sub/app!999"), "{err}");
     let elsewhere = GitLab::new(
-        &format!("{}/api/v4", s.server.url()),
+        &format!("{}/api/v4", s.fake.server.url()),
         "group/other",
         Secret::new(THULE_TOKEN),
     )
@@ -1149,7 +675,7 @@ async fn rate_limits_are_retried_after_retry_after_or_the_reset_header() {
     // A 429 on a note POST is retried: GitLab certainly did not post it.
     let s = with_failures(0, limited.clone()).await;
     s.publisher.provider().list_comments(&s.mr).await.unwrap();
-    s.server.clear();
+    s.fake.server.clear();
     s.forge().inject = [limited.clone()].into();
     s.publisher
         .provider()
@@ -1198,7 +724,7 @@ async fn server_errors_are_retried_a_bounded_number_of_times_but_never_for_a_not
     // A note POST that failed ambiguously is not repeated (the next run finds it by marker).
     let s = setup().await;
     s.publisher.provider().list_comments(&s.mr).await.unwrap();
-    s.server.clear();
+    s.fake.server.clear();
     s.forge().inject = [message(500, "500 Internal Server Error")].into();
     let err = s
         .publisher
@@ -1310,7 +836,7 @@ async fn the_merge_request_is_mapped_from_gitlabs_json() {
 
     // The numeric project id works as the path does.
     let by_id = GitLab::new(
-        &format!("{}/api/v4", s.server.url()),
+        &format!("{}/api/v4", s.fake.server.url()),
         "42",
         Secret::new(THULE_TOKEN),
     )
@@ -1320,7 +846,8 @@ async fn the_merge_request_is_mapped_from_gitlabs_json() {
         SHA1
     );
     assert!(
-        s.server
+        s.fake
+            .server
             .requests()
             .last()
             .unwrap()

@@ -148,7 +148,14 @@ pub fn resolve(args: &PublishArgs, env: &dyn Fn(&str) -> Option<String>) -> anyh
                         "run the job in a merge-request pipeline (rules: if: $CI_PIPELINE_SOURCE == \"merge_request_event\")",
                     )?,
                 ),
-                head_sha: args.head_sha.clone().or_else(|| get("CI_COMMIT_SHA")),
+                // Not CI_COMMIT_SHA alone: in a merged-results pipeline that is the merge
+                // commit GitLab made for the pipeline, and the MR's head is
+                // CI_MERGE_REQUEST_SOURCE_BRANCH_SHA (set only there).
+                head_sha: args
+                    .head_sha
+                    .clone()
+                    .or_else(|| get("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA"))
+                    .or_else(|| get("CI_COMMIT_SHA")),
                 base_sha: get("CI_MERGE_REQUEST_DIFF_BASE_SHA"),
                 token,
                 actions_token: false,
@@ -463,6 +470,36 @@ mod tests {
         assert_eq!(t.base_sha.as_deref(), Some("def"));
         assert_eq!(t.token.expose(), "glpat-secret");
         assert!(!format!("{t:?}").contains("glpat-secret"));
+    }
+
+    #[test]
+    fn a_gitlab_merged_results_pipeline_takes_the_source_branch_head_not_the_merge_commit() {
+        let env = env_of(&[
+            ("GITLAB_CI", "true"),
+            ("CI_API_V4_URL", "https://gitlab.example.com/api/v4"),
+            ("CI_PROJECT_ID", "42"),
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("CI_MERGE_REQUEST_EVENT_TYPE", "merged_result"),
+            ("CI_COMMIT_SHA", "merge-commit"),
+            ("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", "head"),
+            ("CI_MERGE_REQUEST_DIFF_BASE_SHA", "base"),
+            ("GITLAB_TOKEN", "glpat-secret"),
+        ]);
+        let t = resolve(&PublishArgs::default(), &env).unwrap();
+        assert_eq!(t.head_sha.as_deref(), Some("head"));
+        assert_eq!(t.base_sha.as_deref(), Some("base"));
+        // Other merge-request pipelines leave it empty.
+        let env = env_of(&[
+            ("GITLAB_CI", "true"),
+            ("CI_API_V4_URL", "https://gitlab.example.com/api/v4"),
+            ("CI_PROJECT_ID", "42"),
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("CI_COMMIT_SHA", "head"),
+            ("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", ""),
+            ("GITLAB_TOKEN", "glpat-secret"),
+        ]);
+        let t = resolve(&PublishArgs::default(), &env).unwrap();
+        assert_eq!(t.head_sha.as_deref(), Some("head"));
     }
 
     #[test]

@@ -8,5 +8,6 @@ mod loopback;
 mod ownership;
 mod pipeline;
 mod plan;
+mod publish;
 mod support;
 mod workspace;

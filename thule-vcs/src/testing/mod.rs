@@ -2,6 +2,12 @@
 //! handler the test gives, and logs every request it received. Forge adapters are tested
 //! against handlers that speak the forge's real REST (and GraphQL) API with the real payload
 //! shapes; nothing leaves 127.0.0.1, and the server stops when dropped.
+//!
+//! Two such handlers are here for other crates' tests too (the CLI's end-to-end tests run the
+//! `thule` binary against them): [`gitlab::FakeGitLab`] (with the `gitlab` feature) and
+//! [`github::FakeGitHub`] (with the `github` feature), stateful fakes of one project or
+//! repository with one merge request whose notes, comments and commit statuses a test
+//! inspects.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -14,6 +20,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
+
+#[cfg(feature = "github")]
+pub mod github;
+#[cfg(feature = "gitlab")]
+pub mod gitlab;
 
 /// A request as the server received it.
 #[derive(Clone, Debug, PartialEq, Eq)]
