@@ -118,6 +118,8 @@ pub struct RunCheckout {
     pub head: PathBuf,
     /// The base commit's files.
     pub base: PathBuf,
+    /// The paths the merge request changes between base and head (with renames).
+    pub changed: Vec<thule_core::discovery::ChangedFile>,
 }
 
 impl Drop for RunCheckout {
@@ -209,6 +211,7 @@ impl Workspaces {
         let run = RunCheckout {
             head: dir.join("head"),
             base: dir.join("base"),
+            changed: crate::git::changed_files(&cache, base, head)?,
             dir,
         };
         std::fs::create_dir_all(&run.head)?;
