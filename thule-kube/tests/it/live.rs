@@ -676,7 +676,7 @@ async fn reader_errors_name_the_cluster_once_and_each_cause_once() {
     };
     let want = format!(
         "cluster `prod`: kubeconfig {kubeconfig}: no context `no-such-context` \
-         (it has: loopback, loopback-cert)"
+         (it has: loopback, loopback-cert, loopback-token-file, loopback-anonymous)"
     );
     assert!(matches!(e, KubeError::Kubeconfig { .. }), "{e:?}");
     assert_eq!(e.to_string(), want);
