@@ -62,8 +62,9 @@ fn prefix(server: &TestServer) -> String {
     )
 }
 
-/// A server certificate signed by a CA the kubeconfig does not have: unknown issuer, naming
-/// the certificate and its issuer.
+/// Against the loopback server over real TLS (no real API server can run here): a server
+/// certificate signed by a CA the kubeconfig does not have is an unknown issuer, naming the
+/// certificate and its issuer, with the token user and the client-certificate user alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_issuer_names_the_certificate_and_its_issuer() {
     for context in ["loopback", "loopback-cert"] {
@@ -80,8 +81,8 @@ async fn an_unknown_issuer_names_the_certificate_and_its_issuer() {
     }
 }
 
-/// A certificate for another host: name mismatch, naming the address asked for and the
-/// names the certificate is valid for.
+/// Against the loopback server over real TLS: a certificate for another host is a name
+/// mismatch, naming the address asked for and the names the certificate is valid for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_for_another_name_is_a_name_mismatch() {
     let (server, shown) = handshake_failure(ServerCert::WrongName, "loopback").await;
@@ -95,7 +96,8 @@ async fn a_certificate_for_another_name_is_a_name_mismatch() {
     );
 }
 
-/// An expired certificate: expired, with when, and the time of the check.
+/// Against the loopback server over real TLS: an expired certificate says so, when it
+/// expired, and the time of the check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_certificate_says_when_it_expired() {
     let (server, shown) = handshake_failure(ServerCert::Expired, "loopback").await;
@@ -110,9 +112,9 @@ async fn an_expired_certificate_says_when_it_expired() {
     assert!(now.ends_with("Z)"), "{shown}");
 }
 
-/// A self-signed CA certificate as the server's certificate, when the kubeconfig does not
-/// hold that certificate: refused, and said to be a CA certificate presented as the
-/// server's.
+/// Against the loopback server over real TLS: a self-signed CA certificate as the server's
+/// certificate, when the kubeconfig does not hold that certificate, is refused, and said to be
+/// a CA certificate presented as the server's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ca_certificate_not_in_the_kubeconfig_is_refused_as_the_servers() {
     let (server, shown) = handshake_failure(ServerCert::UnknownCa, "loopback").await;
@@ -128,9 +130,10 @@ async fn a_ca_certificate_not_in_the_kubeconfig_is_refused_as_the_servers() {
     );
 }
 
-/// A self-signed CA certificate as the server's certificate that is itself in the
-/// kubeconfig's `certificate-authority-data` (single-node and appliance clusters): accepted
-/// as kubectl accepts it, and reads work, with the token and with a client certificate.
+/// Against the loopback server over real TLS: a self-signed CA certificate as the server's
+/// certificate that is itself in the kubeconfig's `certificate-authority-data` (single-node
+/// and appliance clusters) is accepted as kubectl accepts it, and reads work (found and
+/// absent), with the token and with a client certificate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_self_signed_server_certificate_that_is_the_kubeconfig_ca_is_accepted() {
     for (auth, context) in [
@@ -193,8 +196,9 @@ async fn outcome_message(server: &TestServer, context: &str) -> String {
     }
 }
 
-/// A 401 names the credentials that were sent, never their value: the kubeconfig user's
-/// token, a token file, a client certificate by its subject, or none.
+/// Against the loopback server over real TLS, answering every request 401: the message names
+/// the credentials that were sent, never their value: the kubeconfig user's token, a token
+/// file, a client certificate by its subject, or none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthorized_names_the_credentials_sent() {
     let server = TestServer::start(fixture_objects(), Auth::Reject)
@@ -231,8 +235,9 @@ async fn unauthorized_names_the_credentials_sent() {
     }
 }
 
-/// A 403 keeps the API server's message and names the credentials the request was
-/// authenticated with.
+/// Against the loopback server over real TLS, forbidding one path: a 403 keeps the API
+/// server's message and names the credentials the request was authenticated with (token,
+/// client certificate).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forbidden_names_the_credentials_sent() {
     let server = TestServer::start(fixture_objects(), Auth::Token(TOKEN.into()))
@@ -257,8 +262,8 @@ async fn forbidden_names_the_credentials_sent() {
     );
 }
 
-/// A server that demands a client certificate, asked with a user that has none: the
-/// handshake fails with the server's alert, said as such.
+/// Against the loopback server over real TLS, demanding a client certificate, asked by a
+/// user that has none: the handshake fails with the server's alert, said as such.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_required_client_certificate_that_is_missing_is_named() {
     let server = TestServer::start(fixture_objects(), Auth::ClientCert)
