@@ -5,7 +5,11 @@
 //!
 //! - [`KubeClusterReader`] reads a real cluster through kube-rs: a kubeconfig file and context
 //!   per `clusterRef` (or in-cluster service-account config), token or client-certificate
-//!   authentication, TLS with the configured CA. It only ever sends `GET` requests (discovery,
+//!   authentication, TLS with the configured CA (and, as kubectl, a self-signed server
+//!   certificate that is itself a certificate of the kubeconfig's CA bundle). Its errors name
+//!   their cause: which TLS failure (unknown issuer, name mismatch, expired, a CA certificate
+//!   presented as the server's), a refused connection and its address, and which credentials
+//!   a 401 or 403 answered (never their values). It only ever sends `GET` requests (discovery,
 //!   get, list): the trait it implements has no write method, and the request helper it uses
 //!   builds nothing but `GET`s. Discovery is per group-version and cached for the run; reads are
 //!   batched into one list per (resource, namespace) where that is cheaper than single GETs;
@@ -35,6 +39,7 @@
 //! The least-privilege RBAC for an in-cluster service account lives in `deploy/rbac/` at the
 //! repository root (get/list/watch only; no Secrets unless opted in).
 
+mod certinfo;
 mod convert;
 pub mod deletion;
 mod error;
@@ -42,6 +47,7 @@ mod live;
 mod snapshot;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 
 use std::path::{Path, PathBuf};
 

@@ -16,7 +16,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::convert::{self, BuildError, Built};
+use crate::convert::{self, BuildError, Built, Target};
 use crate::error::KubeError;
 
 /// Tuning of a [`KubeClusterReader`]. The defaults suit a CI job planning a few projects.
@@ -124,7 +124,20 @@ impl ReaderOptions {
 ///
 /// Per object: 200 → found, 404 → absent, 403 → forbidden (a Secret then becomes
 /// `SECRET_UNREADABLE` in the diff), an unserved apiVersion/kind → not served, anything else
-/// (5xx after retries, the deadline) → error. Build it with
+/// (5xx after retries, the deadline) → error. The message of a 401 or 403 ends with
+/// `; credentials sent: …`, naming the credentials but never showing them: ``bearer token
+/// (kubeconfig user `ci`)``, `bearer token from token file <path> (…)`, ``credentials from
+/// exec plugin `<command>` (…)``, ``client certificate `CN=…` (…)``, or `none (…)`. A cluster
+/// that cannot be reached at all fails the read with
+/// [`ReadError::Unreachable`](thule_core::cluster::ReadError::Unreachable), saying why:
+/// `connection refused by <host:port>`, or `TLS: <which failure>: <details>` (unknown issuer,
+/// name mismatch, expired certificate, a CA certificate presented as the server's
+/// certificate, the server's alert).
+///
+/// TLS: with a CA in the kubeconfig, the server's certificate must chain to it, as usual; a
+/// server certificate that is byte-for-byte a certificate of that CA bundle is accepted as
+/// it is (kubectl does the same; some single-node and appliance clusters serve their CA
+/// certificate), though still only for its own names and within its validity period. Build it with
 /// [`KubeClusterReader::from_kubeconfig`] or [`KubeClusterReader::in_cluster`] inside a Tokio
 /// runtime.
 #[derive(Clone)]
@@ -148,6 +161,8 @@ struct Inner {
     /// The API server's URL.
     server: String,
     client: kube::Client,
+    /// The server's address and the credentials sent, for messages.
+    target: Target,
     options: ReaderOptions,
     started: OnceLock<Instant>,
     permits: Semaphore,
@@ -199,7 +214,8 @@ impl KubeClusterReader {
     ///
     /// # Errors
     /// [`KubeError::Kubeconfig`] when the file cannot be read or lacks the context, cluster
-    /// or user; [`KubeError::Client`] when TLS cannot be set up (bad CA or key).
+    /// or user; [`KubeError::Client`] when TLS cannot be set up (bad CA or key). Nothing is
+    /// requested yet: TLS failures and refused connections surface at the first read.
     pub async fn from_kubeconfig(
         cluster_ref: &str,
         path: Option<&Path>,
@@ -230,6 +246,7 @@ impl KubeClusterReader {
                 describe: built.describe,
                 server: built.server,
                 client: built.client,
+                target: built.target,
                 options,
                 started: OnceLock::new(),
                 permits,
@@ -337,8 +354,11 @@ impl Inner {
                 return Err(Failure::Transport("the reader was shut down".into()));
             };
             let attempt_end = (Instant::now() + opts.request_timeout).min(deadline);
-            let result =
-                tokio::time::timeout_at(attempt_end, convert::get(&self.client, path)).await;
+            let result = tokio::time::timeout_at(
+                attempt_end,
+                convert::get(&self.client, &self.target, path),
+            )
+            .await;
             drop(permit);
             let (failure, retry_after) = match result {
                 Err(_) if attempt_end >= deadline => return Err(Failure::Deadline),
@@ -355,8 +375,13 @@ impl Inner {
                 }
                 Ok(Ok(response)) => {
                     let code = response.status;
-                    let message = convert::status_message(&response.body)
+                    let mut message = convert::status_message(&response.body)
                         .unwrap_or_else(|| format!("HTTP {code}"));
+                    if matches!(code, 401 | 403) {
+                        // Which credentials the server refused (401) or did not authorize
+                        // (403): named, never shown.
+                        let _ = write!(message, "; credentials sent: {}", self.target.credentials);
+                    }
                     if !matches!(code, 429 | 500 | 502 | 503 | 504) {
                         return Err(Failure::Status { code, message });
                     }

@@ -11,8 +11,13 @@
 //! records every request so a test can assert that only `GET`s were sent.
 //!
 //! TLS uses a fresh self-signed CA made with rcgen; the kubeconfig written next to it (in a
-//! temporary directory living as long as the server) has two contexts, `loopback` (a
-//! bearer-token user presenting [`TOKEN`]) and `loopback-cert` (a client-certificate user).
+//! temporary directory living as long as the server) has four contexts: `loopback` (a
+//! bearer-token user presenting [`TOKEN`]), `loopback-cert` (a client-certificate user,
+//! subject `CN=thule-reader`), `loopback-token-file` (a user whose token, [`TOKEN`] again, is
+//! in a token file) and `loopback-anonymous` (a user with no credentials).
+//! [`TestServer::start_with_cert`] makes the server present a faulty certificate instead of
+//! its good one ([`ServerCert`]: unknown issuer, wrong name, expired, a CA certificate), or a
+//! self-signed CA certificate that the kubeconfig's `certificate-authority-data` holds.
 //! [`Action`]s script misbehaviour per path: 403, a status a number of times, a raw non-JSON
 //! body, slow answers.
 //!
@@ -45,13 +50,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -179,11 +187,41 @@ pub enum Action {
 
 /// How clients must authenticate.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Auth {
     /// `Authorization: Bearer <token>`; anything else gets 401.
     Token(String),
     /// A client certificate signed by the test CA, checked during the TLS handshake.
     ClientCert,
+    /// Every request gets 401 Unauthorized, whatever credentials it carries: a token the
+    /// server does not know, or a client certificate it does not map to a user. The
+    /// handshake accepts a client certificate signed by the test CA but requires none, as a
+    /// real API server's does.
+    Reject,
+}
+
+/// The certificate the server presents in the TLS handshake. All but [`ServerCert::Trusted`]
+/// and [`ServerCert::KubeconfigCa`] must fail verification against the kubeconfig.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerCert {
+    /// `CN=thule loopback server` for 127.0.0.1 and localhost, signed by the kubeconfig's
+    /// CA (`CN=thule loopback CA`).
+    #[default]
+    Trusted,
+    /// The same names, signed by `CN=thule stranger CA`, which the kubeconfig does not have.
+    UnknownIssuer,
+    /// Signed by the kubeconfig's CA, but valid for `elsewhere.invalid` only.
+    WrongName,
+    /// Signed by the kubeconfig's CA, but valid only from 2020-01-01 to 2021-01-01.
+    Expired,
+    /// A self-signed CA certificate, `CN=thule stray CA`, for 127.0.0.1 and localhost,
+    /// which the kubeconfig does not have.
+    UnknownCa,
+    /// A self-signed CA certificate, `CN=thule appliance CA`, for 127.0.0.1 and localhost,
+    /// that is also in the kubeconfig: its `certificate-authority-data` holds the test CA and
+    /// this very certificate (as single-node and appliance clusters have it).
+    KubeconfigCa,
 }
 
 /// The server's mutable state.
@@ -194,6 +232,8 @@ struct State {
     requests: Vec<Recorded>,
     rules: Vec<Rule>,
     token: Option<String>,
+    /// Answer every request 401 ([`Auth::Reject`]).
+    reject_all: bool,
     /// Requests being answered right now, and the most ever at once.
     in_flight: usize,
     max_in_flight: usize,
@@ -227,8 +267,9 @@ impl Drop for InFlight {
 pub struct TestServer {
     /// Where it listens (127.0.0.1 and an ephemeral port).
     pub addr: SocketAddr,
-    /// A kubeconfig for it, with the contexts `loopback` (token) and `loopback-cert`
-    /// (client certificate); `loopback` is the current context. The CA and client key files
+    /// A kubeconfig for it, with the contexts `loopback` (token), `loopback-cert` (client
+    /// certificate), `loopback-token-file` (token file) and `loopback-anonymous` (no
+    /// credentials); `loopback` is the current context. The CA, client key and token files
     /// it names sit next to it.
     pub kubeconfig: PathBuf,
     state: Arc<Mutex<State>>,
@@ -257,6 +298,8 @@ pub const TOKEN: &str = "loopback-test-token";
 
 struct Pki {
     ca_pem: String,
+    /// Certificates the kubeconfig's `certificate-authority-data` holds besides the CA.
+    extra_ca_pem: Option<String>,
     server_chain: Vec<CertificateDer<'static>>,
     server_key: PrivateKeyDer<'static>,
     client_pem: String,
@@ -264,32 +307,71 @@ struct Pki {
     ca_der: CertificateDer<'static>,
 }
 
-fn pki() -> Result<Pki, TestServerError> {
-    let ca_key = KeyPair::generate()?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
+/// Parameters of a CA certificate named `cn`, for `names` (none for a CA that only signs).
+fn ca_params(cn: &str, names: &[&str]) -> Result<CertificateParams, rcgen::Error> {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let mut params = CertificateParams::new(names)?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, cn);
+    Ok(params)
+}
+
+/// Parameters of the server's certificate `CN=thule loopback server` for `names`.
+fn server_params(names: &[&str]) -> Result<CertificateParams, rcgen::Error> {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let mut params = CertificateParams::new(names)?;
+    params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "thule loopback CA");
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
+        .push(DnType::CommonName, "thule loopback server");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    Ok(params)
+}
+
+const LOOPBACK: &[&str] = &["127.0.0.1", "localhost"];
+
+fn pki(presented: ServerCert) -> Result<Pki, TestServerError> {
+    let ca_key = KeyPair::generate()?;
+    let loopback_ca = ca_params("thule loopback CA", &[])?;
+    let ca_cert = loopback_ca.self_signed(&ca_key)?;
+    let issuer = Issuer::new(loopback_ca, ca_key);
 
     let server_key = KeyPair::generate()?;
-    let mut server_params =
-        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
-    server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let server_cert = server_params.signed_by(&server_key, &issuer)?;
+    let mut extra_ca_pem = None;
+    let server_cert = match presented {
+        ServerCert::Trusted => server_params(LOOPBACK)?.signed_by(&server_key, &issuer)?,
+        ServerCert::UnknownIssuer => {
+            let stranger_key = KeyPair::generate()?;
+            let stranger = Issuer::new(ca_params("thule stranger CA", &[])?, stranger_key);
+            server_params(LOOPBACK)?.signed_by(&server_key, &stranger)?
+        }
+        ServerCert::WrongName => {
+            server_params(&["elsewhere.invalid"])?.signed_by(&server_key, &issuer)?
+        }
+        ServerCert::Expired => {
+            let mut params = server_params(LOOPBACK)?;
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            params.signed_by(&server_key, &issuer)?
+        }
+        ServerCert::UnknownCa => ca_params("thule stray CA", LOOPBACK)?.self_signed(&server_key)?,
+        ServerCert::KubeconfigCa => {
+            let cert = ca_params("thule appliance CA", LOOPBACK)?.self_signed(&server_key)?;
+            extra_ca_pem = Some(cert.pem());
+            cert
+        }
+    };
 
     let client_key = KeyPair::generate()?;
     let mut client_params = CertificateParams::new(Vec::<String>::new())?;
     client_params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "thule-reader");
+        .push(DnType::CommonName, "thule-reader");
     client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let client_cert = client_params.signed_by(&client_key, &issuer)?;
 
     Ok(Pki {
         ca_pem: ca_cert.pem(),
+        extra_ca_pem,
         ca_der: ca_cert.der().clone(),
         server_chain: vec![server_cert.der().clone()],
         server_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
@@ -306,22 +388,41 @@ impl TestServer {
     /// When the certificates, the TLS configuration, the listening socket or the kubeconfig
     /// cannot be made.
     pub async fn start(objects: Vec<Value>, auth: Auth) -> Result<Self, TestServerError> {
-        let pki = pki()?;
+        Self::start_with_cert(objects, auth, ServerCert::Trusted).await
+    }
+
+    /// [`TestServer::start`], presenting `cert` in the TLS handshake.
+    ///
+    /// # Errors
+    /// As [`TestServer::start`].
+    pub async fn start_with_cert(
+        objects: Vec<Value>,
+        auth: Auth,
+        cert: ServerCert,
+    ) -> Result<Self, TestServerError> {
+        let pki = pki(cert)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?;
+        let client_roots = || -> Result<Arc<rustls::RootCertStore>, rustls::Error> {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(pki.ca_der.clone())?;
+            Ok(Arc::new(roots))
+        };
         let config = match &auth {
             Auth::Token(_) => builder
                 .with_no_client_auth()
                 .with_single_cert(pki.server_chain.clone(), pki.server_key.clone_key())?,
-            Auth::ClientCert => {
-                let mut roots = rustls::RootCertStore::empty();
-                roots.add(pki.ca_der.clone())?;
+            Auth::ClientCert | Auth::Reject => {
                 let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
+                    client_roots()?,
                     provider,
-                )
-                .build()?;
+                );
+                let verifier = if auth == Auth::Reject {
+                    verifier.allow_unauthenticated().build()?
+                } else {
+                    verifier.build()?
+                };
                 builder
                     .with_client_cert_verifier(verifier)
                     .with_single_cert(pki.server_chain.clone(), pki.server_key.clone_key())?
@@ -335,8 +436,9 @@ impl TestServer {
             resources: standard_resources(),
             token: match &auth {
                 Auth::Token(t) => Some(t.clone()),
-                Auth::ClientCert => None,
+                Auth::ClientCert | Auth::Reject => None,
             },
+            reject_all: auth == Auth::Reject,
             ..State::default()
         }));
         let task = {
@@ -396,15 +498,27 @@ impl TestServer {
     }
 }
 
-/// Write the CA, client certificate and a kubeconfig with two contexts: `loopback` (token
-/// user) and `loopback-cert` (client-certificate user).
+/// Write the CA, client certificate, token file and a kubeconfig with four contexts:
+/// `loopback` (token user), `loopback-cert` (client-certificate user), `loopback-token-file`
+/// (token-file user) and `loopback-anonymous` (a user without credentials). The CA is a file
+/// (`certificate-authority`), or inline data (`certificate-authority-data`) when the bundle
+/// also holds the server's own certificate.
 fn write_kubeconfig(dir: &Path, server: &str, pki: &Pki) -> Result<PathBuf, TestServerError> {
     let ca = dir.join("ca.pem");
     let cert = dir.join("client.pem");
     let key = dir.join("client-key.pem");
+    let token = dir.join("token");
     std::fs::write(&ca, &pki.ca_pem)?;
     std::fs::write(&cert, &pki.client_pem)?;
     std::fs::write(&key, &pki.client_key_pem)?;
+    std::fs::write(&token, TOKEN)?;
+    let authority = match &pki.extra_ca_pem {
+        None => format!("certificate-authority: {}", ca.display()),
+        Some(extra) => format!(
+            "certificate-authority-data: {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}{extra}", pki.ca_pem))
+        ),
+    };
     let text = format!(
         r#"apiVersion: v1
 kind: Config
@@ -412,7 +526,7 @@ clusters:
 - name: loopback
   cluster:
     server: {server}
-    certificate-authority: {ca}
+    {authority}
 users:
 - name: token-user
   user:
@@ -421,6 +535,11 @@ users:
   user:
     client-certificate: {cert}
     client-key: {key}
+- name: token-file-user
+  user:
+    tokenFile: {token}
+- name: anonymous
+  user: {{}}
 contexts:
 - name: loopback
   context:
@@ -431,11 +550,19 @@ contexts:
   context:
     cluster: loopback
     user: cert-user
+- name: loopback-token-file
+  context:
+    cluster: loopback
+    user: token-file-user
+- name: loopback-anonymous
+  context:
+    cluster: loopback
+    user: anonymous
 current-context: loopback
 "#,
-        ca = ca.display(),
         cert = cert.display(),
         key = key.display(),
+        token = token.display(),
     );
     let path = dir.join("kubeconfig.yaml");
     std::fs::write(&path, text)?;
@@ -586,8 +713,10 @@ async fn handle(
                 "MethodNotAllowed",
                 "the loopback server is read-only",
             ));
-        } else if let Some(token) = &s.token
-            && auth.as_deref() != Some(&format!("Bearer {token}"))
+        } else if s.reject_all
+            || s.token
+                .as_ref()
+                .is_some_and(|token| auth.as_deref() != Some(&format!("Bearer {token}")))
         {
             early = Some(status(401, "Unauthorized", "Unauthorized"));
         }

@@ -1,6 +1,9 @@
 //! Integration tests of thule-kube: the kube-rs reader against a loopback Kubernetes API
-//! server (`thule_kube::testing`), the snapshot reader, deletion candidates, and the RBAC manifests.
+//! server (`thule_kube::testing`), the causes its errors name (TLS failures, refused
+//! connections, rejected credentials), the snapshot reader, deletion candidates, and the RBAC
+//! manifests.
 
+mod causes;
 mod deletion;
 mod live;
 mod rbac;
