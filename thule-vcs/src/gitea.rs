@@ -21,7 +21,7 @@ use crate::error::{ErrorKind, Result, VcsError};
 use crate::http::{Auth, Http, Method, Response, RetryPolicy, Secret};
 use crate::model::{
     Actor, ChangedPath, Comment, CommentHandle, CommitStatus, MergeRequest, MrRef, MrState,
-    ProviderKind, RepoRef, StatusState,
+    Permission, ProviderKind, RepoRef, StatusState,
 };
 use crate::provider::{Capabilities, Provider, SupersedeStyle};
 
@@ -473,6 +473,28 @@ impl Provider for Gitea {
             .send(Method::Delete, &path, None, &action)
             .await
             .map(drop)
+    }
+
+    async fn permission(&self, repo: &RepoRef, user: &Actor) -> Result<Permission> {
+        let action = format!("reading the permission of {} on {}", user.login, repo.path);
+        let path = format!(
+            "/repos/{}/collaborators/{}/permission",
+            repo_path(repo),
+            encode_segment(&user.login)
+        );
+        let response = match self.http.send(Method::Get, &path, None, &action).await {
+            Ok(r) => r,
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(Permission::None),
+            Err(e) => return Err(e),
+        };
+        Ok(
+            match response.body["permission"].as_str().unwrap_or("none") {
+                "owner" | "admin" => Permission::Admin,
+                "write" => Permission::Write,
+                "read" => Permission::Read,
+                _ => Permission::None,
+            },
+        )
     }
 
     async fn set_status(&self, repo: &RepoRef, sha: &str, status: &CommitStatus) -> Result<()> {

@@ -48,7 +48,7 @@ use crate::http::{Auth, Http, Method, Response, RetryPolicy, Secret};
 use crate::marker::{MarkState, Marker};
 use crate::model::{
     Actor, ChangedPath, Comment, CommentHandle, CommitStatus, MergeRequest, MrRef, MrState,
-    ProviderKind, RepoRef, StatusState,
+    Permission, ProviderKind, RepoRef, StatusState,
 };
 use crate::provider::{Capabilities, Provider, SupersedeStyle};
 
@@ -744,6 +744,38 @@ impl Provider for GitHub {
                 "GitHub answered that the comment is not minimized",
             ))
         }
+    }
+
+    async fn permission(&self, repo: &RepoRef, user: &Actor) -> Result<Permission> {
+        let action = format!("reading the permission of {} on {}", user.login, repo.path);
+        let path = self.check_repo(repo, &action)?;
+        let login: String = user
+            .login
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '[' | ']' | '_'))
+            .collect();
+        let response = match self
+            .request(
+                Method::Get,
+                &format!("/repos/{path}/collaborators/{login}/permission"),
+                None,
+                &action,
+                true,
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(Permission::None),
+            Err(e) => return Err(e),
+        };
+        Ok(
+            match response.body["permission"].as_str().unwrap_or("none") {
+                "admin" => Permission::Admin,
+                "maintain" | "write" => Permission::Write,
+                "triage" | "read" => Permission::Read,
+                _ => Permission::None,
+            },
+        )
     }
 
     async fn set_status(&self, repo: &RepoRef, sha: &str, status: &CommitStatus) -> Result<()> {

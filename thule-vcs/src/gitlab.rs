@@ -23,7 +23,7 @@ use crate::error::{ErrorKind, Result, VcsError};
 use crate::http::{Auth, Http, Method, Response, RetryPolicy, Secret};
 use crate::model::{
     Actor, ChangedPath, Comment, CommentHandle, CommitStatus, MergeRequest, MrRef, MrState,
-    ProviderKind, RepoRef, StatusState,
+    Permission, ProviderKind, RepoRef, StatusState,
 };
 use crate::provider::{Capabilities, Provider, SupersedeStyle};
 
@@ -205,6 +205,16 @@ fn link_page(url: &str) -> Option<u64> {
 }
 
 /// Percent-encode `s` for one URL path segment (`group/sub/proj` → `group%2Fsub%2Fproj`).
+/// GitLab access levels: 10 guest, 20 reporter, 30 developer, 40 maintainer, 50 owner.
+fn gitlab_permission(level: u64) -> Permission {
+    match level {
+        50.. => Permission::Admin,
+        30.. => Permission::Write,
+        10.. => Permission::Read,
+        _ => Permission::None,
+    }
+}
+
 fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -485,6 +495,22 @@ impl Provider for GitLab {
             )
             .await
             .map(|_: Response| ())
+    }
+
+    async fn permission(&self, repo: &RepoRef, user: &Actor) -> Result<Permission> {
+        let action = format!("reading the access of {} to {}", user.login, repo.path);
+        let Some(id) = &user.id else {
+            return Err(self.malformed(&action, "a user without a numeric id"));
+        };
+        // Members of the project, inherited ones included (groups, shared groups).
+        let path = format!("{}/members/all/{}", Self::project_path(repo), encode(id));
+        let response = match self.http.send(Method::Get, &path, None, &action).await {
+            Ok(r) => r,
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(Permission::None),
+            Err(e) => return Err(e),
+        };
+        let level = response.body["access_level"].as_u64().unwrap_or(0);
+        Ok(gitlab_permission(level))
     }
 
     async fn set_status(&self, repo: &RepoRef, sha: &str, status: &CommitStatus) -> Result<()> {

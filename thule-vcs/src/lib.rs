@@ -46,7 +46,7 @@ pub use inbound::{
 };
 pub use model::{
     Actor, ChangedPath, Comment, CommentHandle, CommitStatus, MergeRequest, MrRef, MrState,
-    ProviderKind, RepoRef, StatusState,
+    Permission, ProviderKind, RepoRef, StatusState,
 };
 pub use provider::{Capabilities, Provider, SupersedeStyle};
 pub use publish::{Published, Publisher};

@@ -222,3 +222,16 @@ pub struct CommitStatus {
     /// A link (the plan comment), if any.
     pub target_url: Option<String>,
 }
+
+/// What a user may do in a repository, as far as thule's comment commands care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    /// No access.
+    None,
+    /// Read (GitHub read/triage, GitLab guest/reporter).
+    Read,
+    /// Write (GitHub write/maintain, GitLab developer/maintainer, Gitea write).
+    Write,
+    /// Administration (GitHub admin, GitLab owner, Gitea admin/owner).
+    Admin,
+}

@@ -6,8 +6,8 @@
 
 use crate::error::{ErrorKind, Result, VcsError};
 use crate::model::{
-    Actor, ChangedPath, Comment, CommentHandle, CommitStatus, MergeRequest, MrRef, ProviderKind,
-    RepoRef,
+    Actor, ChangedPath, Comment, CommentHandle, CommitStatus, MergeRequest, MrRef, Permission,
+    ProviderKind, RepoRef,
 };
 
 /// How a forge lets thule mark an older plan comment as superseded.
@@ -111,6 +111,21 @@ pub trait Provider: Send + Sync {
     /// # Errors
     /// As [`Provider::whoami`].
     async fn set_status(&self, repo: &RepoRef, sha: &str, status: &CommitStatus) -> Result<()>;
+
+    /// What `user` may do in `repo`, asked of the forge's permission API (a webhook's own
+    /// claims are not enough to run a command).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unsupported`] by default (the caller then falls back to its own list).
+    async fn permission(&self, repo: &RepoRef, user: &Actor) -> Result<Permission> {
+        let _ = user;
+        Err(VcsError::new(
+            self.kind(),
+            format!("reading permissions on {}", repo.path),
+            ErrorKind::Unsupported,
+            "this adapter cannot read repository permissions",
+        ))
+    }
 }
 
 /// A boxed provider is a provider (so a caller can pick the forge at run time).
@@ -163,5 +178,9 @@ impl<P: Provider + ?Sized> Provider for Box<P> {
 
     async fn set_status(&self, repo: &RepoRef, sha: &str, status: &CommitStatus) -> Result<()> {
         (**self).set_status(repo, sha, status).await
+    }
+
+    async fn permission(&self, repo: &RepoRef, user: &Actor) -> Result<Permission> {
+        (**self).permission(repo, user).await
     }
 }
