@@ -20,7 +20,7 @@ use thule_render::{
     ProcessRunner, ProjectRender, RenderEngine, RenderOptions, RenderOutcome, Renderer, Toolchain,
 };
 
-use super::{Pipeline, PipelineError, PlanRequest, Renderers, Stage, blocking, live};
+use super::{Pipeline, PipelineError, PlanRequest, Renderers, Selection, Stage, blocking, live};
 
 /// One side's render of a project.
 #[derive(Clone, Debug, PartialEq)]
@@ -186,10 +186,15 @@ impl Renderers for ToolRenderers {
 pub(crate) async fn gather(
     pipeline: &Pipeline,
     request: &PlanRequest,
+    selection: &Selection,
 ) -> Result<Option<Gathered>, PipelineError> {
     let discovered = {
         let request = request.clone();
-        blocking("discovery", move || discover_sides(&request))
+        let selection = selection.clone();
+        blocking("discovery", move || {
+            let (planned, unmatched, layers) = discover_sides(&request)?;
+            Ok::<_, PipelineError>((select(planned, &selection)?, unmatched, layers))
+        })
     };
     let Some(discovered) = pipeline.until_cancelled(discovered).await else {
         return Ok(None);
@@ -265,6 +270,43 @@ pub(crate) async fn gather(
         unmatched,
         has_base: request.base.is_some(),
     }))
+}
+
+/// Keep the selected projects; a name or directory that selects nothing is an error naming
+/// the impacted projects.
+fn select(planned: Vec<Planned>, selection: &Selection) -> Result<Vec<Planned>, PipelineError> {
+    if selection.is_all() {
+        return Ok(planned);
+    }
+    let names: Vec<String> = planned.iter().map(|(c, ..)| c.name.clone()).collect();
+    let unknown: Vec<&str> = selection
+        .projects
+        .iter()
+        .filter(|p| !names.contains(p))
+        .map(String::as_str)
+        .chain(selection.dirs.iter().map(String::as_str).filter(|d| {
+            let one = Selection {
+                projects: Vec::new(),
+                dirs: vec![(*d).to_owned()],
+            };
+            !planned.iter().any(|(c, ..)| one.selects(c))
+        }))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(PipelineError::Selection(format!(
+            "{} selects no project this merge request impacts (impacted: {})",
+            unknown.join(", "),
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        )));
+    }
+    Ok(planned
+        .into_iter()
+        .filter(|(c, ..)| selection.selects(c))
+        .collect())
 }
 
 /// A planned project: its head config, why, and its base config if the base has it.

@@ -202,6 +202,37 @@ impl Outcome {
     }
 }
 
+/// Which of the impacted projects to plan: all when both lists are empty, else those named
+/// or under one of the directories.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Project names.
+    pub projects: Vec<String>,
+    /// Repository-relative directories (a project is selected when its directory is one of
+    /// them or below one).
+    pub dirs: Vec<String>,
+}
+
+impl Selection {
+    /// Whether nothing restricts the plan.
+    pub fn is_all(&self) -> bool {
+        self.projects.is_empty() && self.dirs.is_empty()
+    }
+
+    /// Whether the project is selected.
+    pub fn selects(&self, project: &ProjectConfig) -> bool {
+        if self.is_all() {
+            return true;
+        }
+        let dir = thule_core::repo::slash(&project.dir);
+        self.projects.iter().any(|p| *p == project.name)
+            || self.dirs.iter().any(|d| {
+                let d = d.trim_matches('/');
+                d.is_empty() || d == "." || dir == d || dir.starts_with(&format!("{d}/"))
+            })
+    }
+}
+
 /// Why a run could not produce a plan at all. Render and read failures are not errors: they
 /// are reported per project inside the plan.
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +251,9 @@ pub enum PipelineError {
         /// The engine's complaint.
         source: thule_diff::DiffError,
     },
+    /// A command named projects or directories that the merge request does not impact.
+    #[error("{0}")]
+    Selection(String),
     /// A blocking stage panicked (a bug in thule or in a seam implementation).
     #[error("internal error in the {stage} stage: {message}")]
     Internal {
@@ -295,7 +329,21 @@ impl Pipeline {
     /// plan), invalid diff options, or a panic in a blocking stage. A project that fails to
     /// render or read is a failed project inside the plan.
     pub async fn plan(&self, request: &PlanRequest) -> Result<Outcome, PipelineError> {
-        let Some(gathered) = gather::gather(self, request).await? else {
+        self.plan_selected(request, &Selection::default()).await
+    }
+
+    /// [`Pipeline::plan`] restricted to some of the impacted projects (a `/thule plan PROJECT`
+    /// or `/thule plan -d DIR` command).
+    ///
+    /// # Errors
+    /// As [`Pipeline::plan`], and [`PipelineError::Selection`] when a name or directory
+    /// matches no impacted project.
+    pub async fn plan_selected(
+        &self,
+        request: &PlanRequest,
+        selection: &Selection,
+    ) -> Result<Outcome, PipelineError> {
+        let Some(gathered) = gather::gather(self, request, selection).await? else {
             return Ok(Outcome::Cancelled);
         };
         if self.cancel.is_cancelled() {

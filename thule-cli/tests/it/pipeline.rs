@@ -276,3 +276,47 @@ fn a_cancelled_run_ends_promptly_and_kills_its_render_tools() {
         "helm (pid {pid}) outlived the cancelled run"
     );
 }
+
+/// A comment command's selection plans only the named projects or directories, and a name
+/// the merge request does not impact is an error that lists the impacted ones.
+#[test]
+fn a_selection_plans_only_the_chosen_impacted_projects() {
+    use thule_cli::pipeline::{PipelineError, Selection};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let renderer = Arc::new(Sides {
+        head: Sleepy {
+            delay: Duration::ZERO,
+            renders: AtomicUsize::new(0),
+        },
+        base: None::<Sleepy>,
+    });
+    let pipeline = Pipeline::new(renderer);
+    let req = request(memory_repo(&["a", "b"]), &["a/cm.yaml", "b/cm.yaml"]);
+    let names = |selection: Selection| -> Vec<String> {
+        let outcome = runtime
+            .block_on(pipeline.plan_selected(&req, &selection))
+            .unwrap();
+        let plan = outcome.planned().unwrap();
+        plan.projects.iter().map(|p| p.name.clone()).collect()
+    };
+    assert_eq!(names(Selection::default()), ["a", "b"]);
+    let by_name = Selection {
+        projects: vec!["a".into()],
+        dirs: Vec::new(),
+    };
+    assert_eq!(names(by_name), ["a"]);
+    let by_dir = Selection {
+        projects: Vec::new(),
+        dirs: vec!["b/".into()],
+    };
+    assert_eq!(names(by_dir), ["b"]);
+    let unknown = Selection {
+        projects: vec!["zzz".into()],
+        dirs: Vec::new(),
+    };
+    let err = runtime
+        .block_on(pipeline.plan_selected(&req, &unknown))
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::Selection(_)));
+    assert!(err.to_string().contains("impacted: a, b"), "{err}");
+}
