@@ -225,7 +225,7 @@ impl Selection {
             return true;
         }
         let dir = thule_core::repo::slash(&project.dir);
-        self.projects.iter().any(|p| *p == project.name)
+        self.projects.contains(&project.name)
             || self.dirs.iter().any(|d| {
                 let d = d.trim_matches('/');
                 d.is_empty() || d == "." || dir == d || dir.starts_with(&format!("{d}/"))
