@@ -39,6 +39,7 @@
 
 pub mod gather;
 pub mod live;
+pub mod mr;
 pub mod publish;
 pub mod readers;
 pub mod report;

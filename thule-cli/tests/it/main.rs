@@ -5,6 +5,7 @@
 mod ci_files;
 mod commands;
 mod loopback;
+mod mr;
 mod ownership;
 mod pipeline;
 mod plan;
