@@ -8,7 +8,11 @@
 //! - [`cmd`]: one module per subcommand, each with its clap `Args` and a `run` function
 //!   returning the exit code: flags in, pipeline or library call, printing out.
 //! - [`git`]: revisions, changed paths and trees of a merge request, through the user's git.
+//! - `serve` (feature `serve`, on by default): the webhook service, `thule serve`: intake,
+//!   the durable queue and the worker pool that calls a [`serve::JobRunner`].
 
 pub mod cmd;
 pub mod git;
 pub mod pipeline;
+#[cfg(feature = "serve")]
+pub mod serve;
