@@ -2,7 +2,8 @@
 //!
 //! - A delivery is acknowledged only after [`Store::accept`]'s transaction committed.
 //! - Deliveries are deduped by `(provider, delivery id)`; jobs by their semantic key
-//!   `(provider, repo, MR, head SHA, trigger)` (comment commands: the comment's id).
+//!   `(provider, repo, MR, head SHA, trigger)` (comment commands: the comment's id). A
+//!   superseded or cancelled job frees its key, so a head that comes back plans again.
 //! - Per merge request only the newest head plans: queuing a plan job supersedes the
 //!   merge request's older plan jobs with another head, queued or running.
 //! - Workers claim jobs with a lease ([`Store::claim`]), renew it while running
@@ -464,8 +465,10 @@ impl Store {
                 let state: String = row.try_get("state")?;
                 // A running job keeps its lease until its runner returns, so the merge
                 // request's next job waits for it.
+                // Its dedupe key is freed: the same head may come back (a revert pushed)
+                // and must then plan again.
                 sqlx::query(
-                    "UPDATE jobs SET state = 'superseded', message = ?, updated_at = ?,
+                    "UPDATE jobs SET state = 'superseded', message = ?, updated_at = ?, dedupe_key = NULL,
                             finished_at = CASE WHEN state = 'queued' THEN ? ELSE finished_at END
                      WHERE id = ?",
                 )
@@ -674,7 +677,7 @@ impl Store {
     pub async fn cancel(&self, job: i64, message: &str) -> Result<bool> {
         let now = now_ms();
         let n = sqlx::query(
-            "UPDATE jobs SET state = 'cancelled', message = ?, updated_at = ?
+            "UPDATE jobs SET state = 'cancelled', message = ?, updated_at = ?, dedupe_key = NULL
              WHERE id = ? AND state IN ('queued', 'running')",
         )
         .bind(message)

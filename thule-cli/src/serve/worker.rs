@@ -303,6 +303,15 @@ impl Drop for Registered<'_> {
     }
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 async fn run_one(shared: &Shared, owner: &str, job: Job) {
     let config = &shared.config;
     let token = CancelToken::new();
@@ -329,10 +338,14 @@ async fn run_one(shared: &Shared, owner: &str, job: Job) {
         "run started"
     );
 
+    // The run is its own task, so a panicking runner fails its job instead of the worker;
+    // the guard aborts it whenever this future is dropped (a dropped worker leaves nothing
+    // running).
     let runner = shared.runner.clone();
     let run_job = job.clone();
     let run_token = token.clone();
-    let mut run = std::pin::pin!(async move { runner.run(&run_job, run_token).await });
+    let mut run = tokio::spawn(async move { runner.run(&run_job, run_token).await });
+    let _abort_run = AbortOnDrop(run.abort_handle());
     let every = (config.lease / 3).max(Duration::from_millis(50));
     let mut renew = tokio::time::interval_at(Instant::now() + every, every);
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -352,7 +365,10 @@ async fn run_one(shared: &Shared, owner: &str, job: Job) {
     };
     let outcome: Option<RunOutcome> = loop {
         tokio::select! {
-            outcome = &mut run => break Some(outcome),
+            ended = &mut run => break Some(ended.unwrap_or_else(|e| {
+                tracing::error!(job = job.id, "the runner failed: {e}");
+                RunOutcome::new(RunResult::Failed, "the runner panicked")
+            })),
             _ = renew.tick() => match shared.store.renew(job.id, owner, config.lease).await {
                 Ok(Some(JobState::Running)) => {}
                 Ok(Some(_)) => fire(Stop::Superseded, &mut stop, &mut abandon),

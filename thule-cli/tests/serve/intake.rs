@@ -154,6 +154,21 @@ async fn a_body_over_the_limit_is_413() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_body_under_the_default_limit_is_accepted() {
+    bounded(async {
+        // GitHub sends up to 25 MB; the default limit is 25 MiB, well past axum's 2 MB default.
+        let (_dir, srv) = intake_only(&[]).await;
+        let mut body = github_pull("opened", "acme/gitops", 7, &sha('1'), "acme/gitops");
+        body.splice(1..1, std::iter::repeat_n(b' ', 3 * 1024 * 1024));
+        let headers = github_headers("pull_request", "big-1", &body, SECRET);
+        let (status, answer) = srv.deliver(&headers, &body).await;
+        assert_eq!(status, 202, "{answer}");
+        srv.service.shutdown().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_delivery_is_400_with_a_reason() {
     bounded(async {
         let (_dir, srv) = intake_only(&[]).await;

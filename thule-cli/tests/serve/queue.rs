@@ -65,6 +65,58 @@ async fn a_newer_head_supersedes_the_queued_job() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_comes_back_after_being_superseded_plans_again() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings(dir.path());
+        s.workers = 0;
+        let srv = start(s, Arc::new(RecordOnly)).await;
+        let mut jobs = Vec::new();
+        // Pushed SHA 1, then SHA 2, then SHA 1 again (a revert): each is the newest head.
+        for (c, id) in [('1', "d-1"), ('2', "d-2"), ('1', "d-3")] {
+            let (h, b) = pull_delivery("synchronize", "acme/gitops", 7, &sha(c), id);
+            let (status, answer) = srv.deliver(&h, &b).await;
+            assert_eq!(status, 202, "{id}: {answer}");
+            jobs.push(answer["job"].as_i64().unwrap());
+        }
+        let store = srv.service.store();
+        assert_eq!(state_of(store, jobs[0]).await, JobState::Superseded);
+        assert_eq!(state_of(store, jobs[1]).await, JobState::Superseded);
+        assert_eq!(state_of(store, jobs[2]).await, JobState::Queued);
+        srv.service.shutdown().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_runner_fails_its_job_and_the_worker_goes_on() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings(dir.path());
+        s.workers = 1;
+        let runner = FakeRunner::new(Mode::PanicFirst);
+        let srv = start(s, runner.clone()).await;
+        let store = srv.service.store().clone();
+        let mut jobs = Vec::new();
+        for (mr, id) in [(1, "d-1"), (2, "d-2")] {
+            let (h, b) = pull_delivery("opened", "acme/gitops", mr, &sha('1'), id);
+            let (_, answer) = srv.deliver(&h, &b).await;
+            jobs.push(answer["job"].as_i64().unwrap());
+        }
+        wait_until(Duration::from_secs(10), "both jobs finished", || async {
+            state_of(&store, jobs[1]).await == JobState::Done
+        })
+        .await;
+        assert_eq!(state_of(&store, jobs[0]).await, JobState::Failed);
+        let runs = runs_of(&store, jobs[0]).await;
+        assert_eq!(runs[0].message.as_deref(), Some("the runner panicked"));
+        assert_eq!(srv.get("/readyz").await.0, 200, "the worker is still there");
+        srv.service.shutdown().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_head_cancels_the_running_job_and_runs_after_it() {
     bounded(async {
         let dir = tempfile::tempdir().unwrap();

@@ -244,6 +244,8 @@ pub enum Mode {
     Hang,
     /// Take this long, ignoring the token.
     Sleep(Duration),
+    /// The first call panics, the others are `Done`.
+    PanicFirst,
 }
 
 impl FakeRunner {
@@ -275,10 +277,12 @@ impl JobRunner for FakeRunner {
         let mode = match self.mode {
             Mode::WaitForCancelFirst if previous == 0 => Mode::WaitForCancel,
             Mode::WaitForCancelFirst => Mode::Done,
+            Mode::PanicFirst if previous == 0 => panic!("the fake runner panics on purpose"),
+            Mode::PanicFirst => Mode::Done,
             m => m,
         };
         match mode {
-            Mode::Done | Mode::WaitForCancelFirst => {}
+            Mode::Done | Mode::WaitForCancelFirst | Mode::PanicFirst => {}
             Mode::WaitForCancel => {
                 let fired = tokio::time::timeout(Duration::from_secs(30), cancel.cancelled())
                     .await
