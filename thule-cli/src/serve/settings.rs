@@ -311,7 +311,7 @@ impl Settings {
             .db
             .clone()
             .or_else(|| var("THULE_DB"))
-            .or_else(|| f.db.clone())
+            .or_else(|| f.db.as_deref().map(|u| relative_db(u, &base)))
         {
             Some(url) => check_db_url(&url)?,
             None => sqlite_url(&s.data_dir.join("thule.db")),
@@ -461,6 +461,19 @@ pub fn check_db_url(url: &str) -> anyhow::Result<String> {
         bail!("--db {url}: an in-memory database is not durable; name a file");
     }
     Ok(url.to_owned())
+}
+
+/// A SQLite URL from the config file with a relative path made relative to the file's
+/// directory (`base`), as every path in the file is.
+fn relative_db(url: &str, base: &Path) -> String {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return url.to_owned();
+    };
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    if path.starts_with('/') || path.starts_with(':') || base.as_os_str().is_empty() {
+        return url.to_owned();
+    }
+    format!("sqlite://{}", base.join(path).display())
 }
 
 /// A URL with any `user:password@` removed, for messages.
@@ -833,6 +846,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(missing.to_string().contains("THULE_GITEA_URL"), "{missing}");
+    }
+
+    #[test]
+    fn paths_in_the_file_are_relative_to_it() {
+        let file = parse_serve_file(
+            b"version: v1\ndb: sqlite://q/thule.db\ndataDir: data\n",
+            "conf/serve.yaml",
+        )
+        .unwrap();
+        let s = Settings::resolve(&ServeArgs::default(), Some(&file), &env(&[])).unwrap();
+        assert_eq!(s.db, "sqlite://conf/q/thule.db");
+        assert_eq!(s.data_dir, PathBuf::from("conf/data"));
+        let file = parse_serve_file(
+            b"version: v1\ndb: sqlite:///abs/thule.db\n",
+            "conf/serve.yaml",
+        )
+        .unwrap();
+        let s = Settings::resolve(&ServeArgs::default(), Some(&file), &env(&[])).unwrap();
+        assert_eq!(s.db, "sqlite:///abs/thule.db");
     }
 
     #[test]

@@ -22,11 +22,13 @@ pub struct ServeFile {
     /// Address to listen on, `HOST:PORT` (`THULE_LISTEN`, `--listen`; default `0.0.0.0:8080`).
     pub listen: Option<String>,
     /// The queue database as a URL (`THULE_DB`, `--db`): `sqlite:///abs/path/thule.db` or
-    /// `sqlite://relative/thule.db`. Default: `thule.db` in the data directory. PostgreSQL is
-    /// not supported yet.
+    /// `sqlite://relative/thule.db` (relative to this file's directory here, to the working
+    /// directory in a flag or variable). Default: `thule.db` in the data directory.
+    /// PostgreSQL is not supported yet.
     pub db: Option<String>,
     /// Directory for the database and working files (`THULE_DATA_DIR`, `--data-dir`; default
-    /// `thule-data`, relative to the working directory). Created when missing.
+    /// `thule-data` in the working directory). Created when missing. Relative paths in this
+    /// file are relative to the file's directory.
     pub data_dir: Option<String>,
     /// Log format, `text` or `json` (`THULE_LOG_FORMAT`, `--log-format`; default `text`).
     pub log_format: Option<String>,
