@@ -9,8 +9,12 @@
 //!   returning the exit code: flags in, pipeline or library call, printing out.
 //! - [`git`]: revisions, changed paths and trees of a merge request, through the user's git.
 //! - [`workspace`]: a service's clone cache and per-run checkouts of a merge request.
+//! - `serve` (feature `serve`, on by default): the webhook service, `thule serve`: intake,
+//!   the durable queue and the worker pool that calls a [`serve::JobRunner`].
 
 pub mod cmd;
 pub mod git;
 pub mod pipeline;
 pub mod workspace;
+#[cfg(feature = "serve")]
+pub mod serve;

@@ -37,6 +37,9 @@ enum Command {
     Schema(cmd::schema::SchemaArgs),
     /// Check configuration and show which projects a change would plan.
     Validate(cmd::validate::ValidateArgs),
+    /// Run the webhook service: receive merge-request webhooks and queue plans durably.
+    #[cfg(feature = "serve")]
+    Serve(Box<cmd::serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,8 @@ fn main() -> ExitCode {
         Command::Render(args) => cmd::render::run(args),
         Command::Schema(args) => cmd::schema::run(args),
         Command::Validate(args) => cmd::validate::run(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,8 @@ pub mod plan;
 pub mod publish;
 pub mod render;
 pub mod schema;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod validate;
 
 use std::path::PathBuf;

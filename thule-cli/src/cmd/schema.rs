@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use thule_core::config::schema::{project_schema, repo_schema};
+use thule_core::config::schema::{project_schema, repo_schema, serve_schema};
 
 /// Which configuration file.
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
@@ -13,14 +13,19 @@ pub enum SchemaFile {
     Project,
     /// The repo file `.thule/config.yaml` (also the org defaults file).
     Repo,
+    /// The webhook service's file (`thule serve --config`).
+    Serve,
 }
 
-/// Print the JSON Schema of thule.yaml (default) or of .thule/config.yaml.
+/// Print the JSON Schema of thule.yaml (default), of .thule/config.yaml, or of the webhook
+/// service's config file.
 ///
 /// Point your editor's YAML language server at it, e.g.
 /// `# yaml-language-server: $schema=docs/schema/thule.schema.json`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  thule schema > thule.schema.json\n  thule schema repo")]
+#[command(
+    after_help = "Examples:\n  thule schema > thule.schema.json\n  thule schema repo\n  thule schema serve"
+)]
 pub struct SchemaArgs {
     /// The file whose schema to print.
     #[arg(value_enum, default_value_t = SchemaFile::Project)]
@@ -32,6 +37,7 @@ pub fn run(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
     let schema = match args.file {
         SchemaFile::Project => project_schema(),
         SchemaFile::Repo => repo_schema(),
+        SchemaFile::Serve => serve_schema(),
     };
     std::io::stdout().lock().write_all(schema.as_bytes())?;
     Ok(ExitCode::SUCCESS)

@@ -64,6 +64,7 @@ fn schema_prints_the_committed_schemas() {
     for (which, file) in [
         ("project", "thule.schema.json"),
         ("repo", "repo-config.schema.json"),
+        ("serve", "serve.schema.json"),
     ] {
         let out = thule(&["schema", which]);
         assert_eq!(out.status.code(), Some(0));

@@ -122,6 +122,19 @@ pub fn parse_repo_file(bytes: &[u8], file: &str) -> Result<Loaded<RepoFile>, Con
     Ok(loaded)
 }
 
+/// Parse the webhook service's file (`thule serve --config`).
+///
+/// # Errors
+/// As [`parse_project_file`].
+pub fn parse_serve_file(
+    bytes: &[u8],
+    file: &str,
+) -> Result<Loaded<super::serve::ServeFile>, ConfigError> {
+    let loaded: Loaded<super::serve::ServeFile> = parse_file(bytes, file)?;
+    check_version(&loaded, &loaded.value.version)?;
+    Ok(loaded)
+}
+
 fn check_version<T>(loaded: &Loaded<T>, version: &str) -> Result<(), ConfigError> {
     if version == CONFIG_VERSION {
         return Ok(());

@@ -1,6 +1,7 @@
 //! JSON Schemas of the configuration files, generated from the types.
 
 use super::model::{ProjectFile, RepoFile};
+use super::serve::ServeFile;
 
 /// The JSON Schema of `thule.yaml`, pretty-printed with a final newline.
 pub fn project_schema() -> String {
@@ -11,6 +12,12 @@ pub fn project_schema() -> String {
 /// a final newline.
 pub fn repo_schema() -> String {
     pretty(&schemars::schema_for!(RepoFile))
+}
+
+/// The JSON Schema of the webhook service's file (`thule serve --config`), pretty-printed with
+/// a final newline.
+pub fn serve_schema() -> String {
+    pretty(&schemars::schema_for!(ServeFile))
 }
 
 fn pretty(schema: &schemars::Schema) -> String {

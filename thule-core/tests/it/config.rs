@@ -384,3 +384,33 @@ fn malformed_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn serve_file_reads_and_refuses_inline_secrets() {
+    let loaded = thule_core::config::parse_serve_file(
+        b"version: v1\nlisten: 127.0.0.1:8080\nrepoAllowlist: ['gitlab.example.com/platform/*']\nproviders:\n  gitlab:\n    url: https://gitlab.example.com\n    webhookSecretFile: /run/secrets/gitlab-webhook\n",
+        "serve.yaml",
+    )
+    .unwrap();
+    let gitlab = loaded.value.providers.unwrap().gitlab.unwrap();
+    assert_eq!(
+        gitlab.webhook_secret_file.as_deref(),
+        Some("/run/secrets/gitlab-webhook")
+    );
+    // A secret written inline is refused, pointing at the file setting.
+    let e = thule_core::config::parse_serve_file(
+        b"version: v1\nproviders:\n  gitlab:\n    webhookSecret: hunter2\n",
+        "serve.yaml",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.file.as_str(), e.line, e.column),
+        ("serve.yaml", 4, 5),
+        "{e}"
+    );
+    assert!(e.message.contains("unknown field `webhookSecret`"), "{e}");
+    assert_eq!(e.hint.as_deref(), Some("did you mean `webhookSecretFile`?"));
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+    let e = thule_core::config::parse_serve_file(b"version: v2\n", "serve.yaml").unwrap_err();
+    assert!(e.message.contains("unsupported version"), "{e}");
+}

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use thule_core::config::schema::{project_schema, repo_schema};
+use thule_core::config::schema::{project_schema, repo_schema, serve_schema};
 
 fn docs() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/schema")
@@ -13,6 +13,7 @@ fn committed_schemas_are_current() {
     for (file, generated) in [
         ("thule.schema.json", project_schema()),
         ("repo-config.schema.json", repo_schema()),
+        ("serve.schema.json", serve_schema()),
     ] {
         let path = docs().join(file);
         if std::env::var_os("THULE_UPDATE_SCHEMA").is_some() {
