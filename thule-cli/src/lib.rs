@@ -15,6 +15,6 @@
 pub mod cmd;
 pub mod git;
 pub mod pipeline;
-pub mod workspace;
 #[cfg(feature = "serve")]
 pub mod serve;
+pub mod workspace;

@@ -134,12 +134,28 @@ fn live_readers(
     args: &PlanArgs,
     repo: &std::path::Path,
 ) -> anyhow::Result<Option<Arc<dyn ReaderFactory>>> {
-    if !args.live.is_empty() && (args.kubeconfig.is_some() || !args.contexts.is_empty()) {
+    readers_from(&args.live, args.kubeconfig.as_ref(), &args.contexts, repo)
+}
+
+/// The live source from `--live [CLUSTER=]PATH` snapshots or `--kubeconfig` /
+/// `--context CLUSTER=CONTEXT` clusters (`thule plan` and `thule serve` take the same):
+/// `None` for intent-only plans.
+///
+/// # Errors
+/// When both kinds are given, a snapshot path does not exist, or a context is not
+/// `CLUSTER=CONTEXT`.
+pub fn readers_from(
+    live: &[String],
+    kubeconfig: Option<&PathBuf>,
+    contexts: &[String],
+    repo: &std::path::Path,
+) -> anyhow::Result<Option<Arc<dyn ReaderFactory>>> {
+    if !live.is_empty() && (kubeconfig.is_some() || !contexts.is_empty()) {
         bail!("use either --live snapshots or --kubeconfig/--context clusters, not both");
     }
-    if !args.live.is_empty() {
+    if !live.is_empty() {
         let mut snapshots = SnapshotReaders::default();
-        for l in &args.live {
+        for l in live {
             match l.split_once('=') {
                 Some((cluster, path)) => {
                     snapshots
@@ -157,18 +173,18 @@ fn live_readers(
         }
         return Ok(Some(Arc::new(snapshots)));
     }
-    if args.kubeconfig.is_some() || !args.contexts.is_empty() {
-        let mut contexts = BTreeMap::new();
-        for c in &args.contexts {
+    if kubeconfig.is_some() || !contexts.is_empty() {
+        let mut by_cluster = BTreeMap::new();
+        for c in contexts {
             let (cluster, context) = c
                 .split_once('=')
                 .with_context(|| format!("--context {c}: expected CLUSTER=CONTEXT"))?;
-            contexts.insert(cluster.to_owned(), context.to_owned());
+            by_cluster.insert(cluster.to_owned(), context.to_owned());
         }
         return Ok(Some(Arc::new(KubeReaders {
             repo: repo.to_path_buf(),
-            kubeconfig: args.kubeconfig.clone(),
-            contexts,
+            kubeconfig: kubeconfig.cloned(),
+            contexts: by_cluster,
             options: thule_kube::ReaderOptions::default(),
         })));
     }

@@ -11,8 +11,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::serve::Service;
+use crate::serve::runner::PipelineRunner;
 use crate::serve::settings::{LogFormat, Settings};
-use crate::serve::{RecordOnly, Service};
+
+/// Clone caches kept in the data directory (least recently used evicted beyond it).
+const WORKSPACE_BUDGET: u64 = 10 << 30;
 
 /// Run the webhook service: receive merge-request and comment webhooks from GitHub, GitLab,
 /// Gitea/Forgejo and Bitbucket, authenticate them, and queue plans durably (SQLite).
@@ -107,8 +111,21 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let readers = crate::cmd::plan::readers_from(
+        &settings.clusters.live,
+        settings.clusters.kubeconfig.as_ref(),
+        &settings.clusters.contexts,
+        &settings.data_dir,
+    )?;
+    let runner = PipelineRunner::new(
+        settings.providers.clone(),
+        &settings.data_dir,
+        WORKSPACE_BUDGET,
+        crate::cmd::plan::toolchain_from(None),
+        readers,
+    )?;
     runtime.block_on(async move {
-        let service = Service::start(settings, Arc::new(RecordOnly)).await?;
+        let service = Service::start(settings, Arc::new(runner)).await?;
         service.run_until(crate::serve::shutdown_signal()).await
     })?;
     Ok(ExitCode::SUCCESS)

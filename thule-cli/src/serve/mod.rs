@@ -17,6 +17,7 @@ pub mod job;
 pub mod logging;
 pub mod metrics;
 pub mod page;
+pub mod runner;
 pub mod settings;
 pub mod store;
 pub mod worker;

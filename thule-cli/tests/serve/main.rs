@@ -8,5 +8,6 @@ mod binary;
 mod corpus;
 mod intake;
 mod observe;
+mod plans;
 mod queue;
 mod support;
