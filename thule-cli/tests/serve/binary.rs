@@ -109,13 +109,18 @@ async fn the_binary_serves_the_example_config_hides_secrets_and_stops_on_sigterm
                 "--data-dir",
                 &data_dir,
                 "--repo-allowlist",
-                "github.com/acme/*",
+                "127.0.0.1:9/acme/*",
                 "--log-format",
                 "json",
             ],
             &[
                 ("THULE_GITHUB_WEBHOOK_SECRET", SECRET),
                 ("THULE_GITHUB_TOKEN", TOKEN),
+                // The forges are a closed loopback port: the run fails there, and nothing
+                // leaves this machine.
+                ("THULE_GITHUB_API_URL", "http://127.0.0.1:9"),
+                ("THULE_GITHUB_GRAPHQL_URL", "http://127.0.0.1:9/graphql"),
+                ("THULE_GITLAB_URL", "http://127.0.0.1:9"),
                 ("THULE_GITLAB_WEBHOOK_SECRET", SECRET),
                 ("THULE_GITLAB_TOKEN", TOKEN),
                 ("RUST_LOG", "debug"),
@@ -125,7 +130,8 @@ async fn the_binary_serves_the_example_config_hides_secrets_and_stops_on_sigterm
         let url = format!("http://{addr}");
         assert!(addr.starts_with("127.0.0.1:"), "{addr}");
 
-        // A signed delivery is queued and the placeholder runner records it as done.
+        // A signed delivery is queued and run; the forge (a closed loopback port) cannot be
+        // reached, so the run is recorded as failed, with the reason and no secret.
         let (h, b) = pull_delivery("opened", "acme/gitops", 7, &sha('1'), "bin-1");
         let (status, answer) = post(&url, &h, &b).await;
         assert_eq!(status, 202, "{answer}");
@@ -154,7 +160,7 @@ async fn the_binary_serves_the_example_config_hides_secrets_and_stops_on_sigterm
         }
         let (_, runs) = get(&format!("{url}/api/runs")).await;
         let runs: Vec<Value> = serde_json::from_str(&runs).unwrap();
-        assert_eq!(runs[0]["result"], "done");
+        assert_eq!(runs[0]["result"], "failed", "{runs:?}");
         assert_eq!(runs[0]["repo"], "acme/gitops");
 
         sigterm(&child);
