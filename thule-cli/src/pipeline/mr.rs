@@ -133,6 +133,19 @@ impl MrPlanner {
             .plan_and_publish(publisher, job, mr.base_sha, cancel)
             .await
         {
+            Ok(MrOutcome::Cancelled) => {
+                // Never leave the commit pending: a cancelled run (a newer head arrived) says so.
+                let status = CommitStatus {
+                    context: self.context.clone(),
+                    state: StatusState::Error,
+                    description: "cancelled: a newer commit is being planned".to_owned(),
+                    target_url: None,
+                };
+                let _ = publisher
+                    .set_status(&job.mr.repo, &job.head_sha, &status)
+                    .await;
+                Ok(MrOutcome::Cancelled)
+            }
             Ok(outcome) => Ok(outcome),
             Err(e) => {
                 let _ = publish::report_failure(

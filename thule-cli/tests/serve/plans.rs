@@ -196,3 +196,114 @@ async fn merge_requests_are_planned_published_superseded_and_commands_checked() 
     .await
     .expect("bounded");
 }
+
+/// A `helm` that hangs (writing its PID) when the checkout it renders holds `SLOW`, and runs
+/// the real helm otherwise.
+#[cfg(target_os = "linux")]
+fn hanging_helm(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let pid = dir.join("pid");
+    let real = tools().join("helm");
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" != version ] && grep -rqs SLOW .; then echo $$ > '{p}.tmp'; mv '{p}.tmp' '{p}'; exec sleep 30; fi\nexec '{real}' \"$@\"\n",
+        p = pid.display(),
+        real = real.display()
+    );
+    std::fs::write(dir.join("helm"), script).unwrap();
+    std::fs::set_permissions(dir.join("helm"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(tools().join("kubectl"), dir.join("kubectl")).unwrap();
+    pid
+}
+
+/// Whether a process exists and is not a zombie.
+#[cfg(target_os = "linux")]
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Stale run: SHA1 is rendering (its helm hangs) when SHA2 of the same merge request arrives.
+/// SHA1's run is cancelled and its helm killed, SHA1 gets no plan (its status says it was
+/// cancelled), and SHA2's plan is the one current plan.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_head_cancels_the_run_rendering_an_older_one() {
+    tokio::time::timeout(Duration::from_secs(120), async {
+        let clones = tempfile::tempdir().unwrap();
+        let repo = clones.path().join(OWNER_REPO);
+        std::fs::create_dir_all(repo.join("app/chart/templates")).unwrap();
+        git(&repo, &["init", "--quiet", "-b", "main"]);
+        std::fs::write(
+            repo.join("app/thule.yaml"),
+            "version: v1\nproject: app\nnamespace: app\nrender:\n  mode: helm\n  path: chart\n",
+        )
+        .unwrap();
+        std::fs::write(repo.join("app/chart/Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.1.0\n").unwrap();
+        std::fs::write(
+            repo.join("app/chart/templates/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {LOG: {{ .Values.level | quote }}}\n",
+        )
+        .unwrap();
+        let values = |level: &str, note: &str| {
+            std::fs::write(repo.join("app/chart/values.yaml"), format!("level: {level}\n# {note}\n")).unwrap();
+            git(&repo, &["add", "."]);
+            git(&repo, &["commit", "--quiet", "-m", level]);
+            thule_cli::git::rev_parse(&repo, "HEAD").unwrap()
+        };
+        let base = values("info", "base");
+        let head1 = values("debug", "SLOW");
+        let head2 = values("warn", "fast");
+        git(&repo, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+
+        let tools_dir = tempfile::tempdir().unwrap();
+        let pid_file = hanging_helm(tools_dir.path());
+        let fake = FakeGitHub::start(&head1, &base).await;
+        let (rest, graphql) = fake.urls();
+        let data = tempfile::tempdir().unwrap();
+        let settings = settings_with(
+            data.path(),
+            &[
+                ("THULE_GITHUB_API_URL", &rest),
+                ("THULE_GITHUB_GRAPHQL_URL", &graphql),
+                ("THULE_GITHUB_TOKEN", TOKEN),
+            ],
+        );
+        let runner = PipelineRunner::new(
+            settings.providers.clone(),
+            &settings.data_dir,
+            1 << 30,
+            thule_render::Toolchain::from_dir(tools_dir.path()),
+            None,
+        )
+        .unwrap()
+        .with_local_clones(clones.path().to_path_buf(), &settings.data_dir)
+        .unwrap();
+        let running = start(settings, Arc::new(runner)).await;
+
+        let body = github_pull("opened", OWNER_REPO, PR, &head1, OWNER_REPO);
+        assert_eq!(running.deliver(&github_headers("pull_request", "s-1", &body, SECRET), &body).await.0, 202);
+        until("SHA1's helm to start", || pid_file.exists()).await;
+        let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+        assert!(alive(&pid), "SHA1 renders");
+
+        fake.state().set_head(&head2);
+        let body = github_pull("synchronize", OWNER_REPO, PR, &head2, OWNER_REPO);
+        assert_eq!(running.deliver(&github_headers("pull_request", "s-2", &body, SECRET), &body).await.0, 202);
+        until("SHA2's plan", || plans(&fake).iter().any(|c| c.body.contains(&format!("sha={head2}")))).await;
+        until("SHA1's helm to be gone", || !alive(&pid)).await;
+        let all = plans(&fake);
+        assert_eq!(all.len(), 1, "only SHA2's plan was posted");
+        assert!(!all[0].body.contains(&format!("sha={head1}")));
+        let statuses = fake.state().statuses.clone();
+        let last_for_head1 = statuses.iter().rev().find(|(sha, _)| *sha == head1).map(|(_, s)| s.clone());
+        assert_eq!(last_for_head1.as_ref().map(|s| s["state"].clone()), Some(json!("error")), "{statuses:?}");
+        running.service.shutdown().await.expect("shutdown");
+    })
+    .await
+    .expect("bounded");
+}
