@@ -155,6 +155,21 @@ fn sops_objects_are_compared_with_base_by_ciphertext_key_by_key() {
     );
     assert!(all_outputs(&plan).contains("value hidden"));
 
+    // The same document on both sides, with or without a cluster: nothing changes.
+    for live in [
+        Live::NoCluster,
+        Live::Found(live_secret(json!({"a": b64("alpha-plain")}))),
+    ] {
+        let plan = run(&opts(), Some(desired.clone()), Some(desired.clone()), live);
+        let o = only(&plan);
+        assert_eq!(
+            (o.action, o.detail),
+            (Action::Noop, None),
+            "{}",
+            all_outputs(&plan)
+        );
+    }
+
     // Only `sops.lastmodified` and `sops.mac` moved: nothing changes.
     let touched = sops_secret(
         json!({"a": ENC_A, "b": ENC_B1, "c": ENC_C}),

@@ -53,6 +53,10 @@ pub(super) fn sops_by_ciphertext(
     draft.state_live = false;
     // Live state is plaintext: nothing downstream may compare it with the ciphertext.
     sides.live = None;
+    if inputs.same_render {
+        // Base and desired hold the same document: normalized once, and nothing changes.
+        sides.base.clone_from(&sides.desired);
+    }
     for v in [&mut sides.base, &mut sides.desired].into_iter().flatten() {
         strip_sops_bookkeeping(v);
     }
