@@ -153,7 +153,8 @@ fn pipeline(p: &Pair, opts: &DiffOptions) -> usize {
         desired: &desired,
         live: None,
         inventory: None,
-        identical_skipped: skipped,
+        identical_skipped: skipped.len(),
+        identical: &[],
         options: opts,
     })
     .expect("diff");
@@ -211,6 +212,7 @@ fn benches(c: &mut Criterion) {
                         live: None,
                         inventory: None,
                         identical_skipped: 0,
+                        identical: &[],
                         options: &opts,
                     })
                     .expect("diff"),

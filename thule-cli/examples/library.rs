@@ -30,6 +30,7 @@ fn main() {
         live: None,
         inventory: None,
         identical_skipped: 0,
+        identical: &[],
         options: &options,
     })
     .expect("valid options");

@@ -50,6 +50,10 @@ pub const ARGO_SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
 pub const ARGO_TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
 /// Argo CD's label-mode tracking label (also rendered by many charts: a weak signal).
 pub const ARGO_INSTANCE: &str = "app.kubernetes.io/instance";
+/// The label Helm-installed charts carry (`app.kubernetes.io/managed-by: Helm`).
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Client-side apply's record of what was applied last (kubectl, Argo CD's default sync).
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Where on an object a marker was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -182,14 +186,121 @@ pub fn protection(object: &Value) -> Option<Protection> {
     None
 }
 
-/// The labels and annotations an applier stamps on every object it applies, which a render
-/// never holds. Values depend on the applying unit (Kustomization, release, Application).
+/// One label or annotation an applier stamps on every object it applies, which a render
+/// never holds: the applier writes it again on every apply, so a live object carrying it is
+/// not a change (spec §3.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stamps {
-    /// Label keys.
-    pub labels: &'static [&'static str],
-    /// Annotation keys.
-    pub annotations: &'static [&'static str],
+pub struct Stamp {
+    /// Label or annotation.
+    pub place: Place,
+    /// The key.
+    pub key: &'static str,
+    /// The value, when the applier always writes the same one (`Helm`); `None` when it
+    /// depends on the applying unit (Kustomization, release, Application).
+    pub value: Option<&'static str>,
+    /// The appliers that stamp it.
+    pub by: &'static [Applier],
+}
+
+/// Every key an applier stamps, with the appliers that stamp it:
+///
+/// | key | place | stamped by |
+/// |---|---|---|
+/// | `kustomize.toolkit.fluxcd.io/name`, `/namespace` | label | Flux kustomize-controller |
+/// | `helm.toolkit.fluxcd.io/name`, `/namespace` | label | Flux helm-controller |
+/// | `meta.helm.sh/release-name`, `/release-namespace` | annotation | Helm, helm-controller |
+/// | `app.kubernetes.io/managed-by: Helm` | label | Helm, helm-controller |
+/// | `argocd.argoproj.io/tracking-id` | annotation | Argo CD (annotation tracking) |
+/// | `app.kubernetes.io/instance` | label | Argo CD (label tracking) |
+/// | `kubectl.kubernetes.io/last-applied-configuration` | annotation | kubectl and Argo CD client-side apply |
+pub const STAMPS: &[Stamp] = &[
+    Stamp {
+        place: Place::Label,
+        key: FLUX_NAME,
+        value: None,
+        by: &[Applier::Flux],
+    },
+    Stamp {
+        place: Place::Label,
+        key: FLUX_NAMESPACE,
+        value: None,
+        by: &[Applier::Flux],
+    },
+    Stamp {
+        place: Place::Label,
+        key: FLUX_HELM_NAME,
+        value: None,
+        by: &[Applier::Helm],
+    },
+    Stamp {
+        place: Place::Label,
+        key: FLUX_HELM_NAMESPACE,
+        value: None,
+        by: &[Applier::Helm],
+    },
+    Stamp {
+        place: Place::Annotation,
+        key: HELM_RELEASE_NAME,
+        value: None,
+        by: &[Applier::Helm, Applier::HelmSsa],
+    },
+    Stamp {
+        place: Place::Annotation,
+        key: HELM_RELEASE_NAMESPACE,
+        value: None,
+        by: &[Applier::Helm, Applier::HelmSsa],
+    },
+    Stamp {
+        place: Place::Label,
+        key: MANAGED_BY,
+        value: Some("Helm"),
+        by: &[Applier::Helm, Applier::HelmSsa],
+    },
+    Stamp {
+        place: Place::Annotation,
+        key: ARGO_TRACKING_ID,
+        value: None,
+        by: &[Applier::Argocd, Applier::ArgocdSsa],
+    },
+    Stamp {
+        place: Place::Label,
+        key: ARGO_INSTANCE,
+        value: None,
+        by: &[Applier::Argocd, Applier::ArgocdSsa],
+    },
+    Stamp {
+        place: Place::Annotation,
+        key: LAST_APPLIED,
+        value: None,
+        by: &[Applier::Argocd, Applier::Kubectl],
+    },
+];
+
+/// The stamps a live object carries that the render does not set, as `(place, key, value)`
+/// with live's value: whichever applier stamped them writes them again, so they are never a
+/// change. A stamped key the render sets itself is the render's (its change still shows).
+/// Stamps of every applier count, not only the one applying now: a stamp another tool left
+/// is kept by any apply that does not own it.
+pub fn absent_stamps<'v>(render: &Value, live: &'v Value) -> Vec<(Place, &'static str, &'v str)> {
+    STAMPS
+        .iter()
+        .filter_map(|s| {
+            let (have, live_value) = match s.place {
+                Place::Label => (label_value(render, s.key), label(live, s.key)?),
+                Place::Annotation => (annotation_value(render, s.key), annotation(live, s.key)?),
+            };
+            let matches = s.value.is_none_or(|v| v == live_value);
+            (have.is_none() && matches).then_some((s.place, s.key, live_value))
+        })
+        .collect()
+}
+
+fn label_value<'v>(object: &'v Value, key: &str) -> Option<&'v Value> {
+    object.get("metadata")?.get("labels")?.get(key)
+}
+
+fn annotation_value<'v>(object: &'v Value, key: &str) -> Option<&'v Value> {
+    object.get("metadata")?.get("annotations")?.get(key)
 }
 
 /// Every marker of ownership an applier leaves on objects, as `(place, key)`: the evidence
@@ -222,30 +333,134 @@ impl Applier {
             Applier::Helm => "helm-controller",
             Applier::HelmSsa => "helm",
             Applier::Kubectl => "kubectl-client-side-apply",
+            Applier::KubectlSsa => "kubectl",
         }
     }
 
-    /// What the applier stamps on the objects it applies.
-    pub fn stamps(self) -> Stamps {
+    /// The name users write in `diff.applier` and `--applier` (`argocd-ssa`).
+    pub fn name(self) -> &'static str {
         match self {
-            Applier::Flux => Stamps {
-                labels: &[FLUX_NAME, FLUX_NAMESPACE],
-                annotations: &[],
-            },
-            Applier::Argocd | Applier::ArgocdSsa => Stamps {
-                labels: &[],
-                annotations: &[ARGO_TRACKING_ID],
-            },
-            Applier::Helm | Applier::HelmSsa => Stamps {
-                labels: &[],
-                annotations: &[HELM_RELEASE_NAME, HELM_RELEASE_NAMESPACE],
-            },
-            Applier::Kubectl => Stamps {
-                labels: &[],
-                annotations: &[],
-            },
+            Applier::Flux => "flux",
+            Applier::Argocd => "argocd",
+            Applier::ArgocdSsa => "argocd-ssa",
+            Applier::Helm => "helm",
+            Applier::HelmSsa => "helm-ssa",
+            Applier::Kubectl => "kubectl",
+            Applier::KubectlSsa => "kubectl-ssa",
         }
     }
+
+    /// Whether the applier writes with server-side apply.
+    pub fn server_side(self) -> bool {
+        matches!(
+            self,
+            Applier::Flux | Applier::ArgocdSsa | Applier::HelmSsa | Applier::KubectlSsa
+        )
+    }
+
+    /// What the applier stamps on the objects it applies (see [`STAMPS`]).
+    pub fn stamps(self) -> Vec<Stamp> {
+        STAMPS
+            .iter()
+            .filter(|s| s.by.contains(&self))
+            .copied()
+            .collect()
+    }
+}
+
+impl fmt::Display for Applier {
+    /// The name users write (`argocd-ssa`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a field manager in `managedFields` tells which applier wrote an object. The tier
+/// orders evidence: a GitOps controller (tier 0) outranks the Helm CLI (1), which outranks
+/// kubectl (2), because people run the CLIs by hand on objects a controller reconciles.
+const MANAGERS: &[(&str, Option<&str>, Applier, u8)] = &[
+    ("kustomize-controller", None, Applier::Flux, 0),
+    ("helm-controller", None, Applier::Helm, 0),
+    ("argocd-controller", Some("Apply"), Applier::ArgocdSsa, 0),
+    ("argocd-controller", Some("Update"), Applier::Argocd, 0),
+    ("helm", Some("Apply"), Applier::HelmSsa, 1),
+    ("helm", Some("Update"), Applier::Helm, 1),
+    ("kubectl", Some("Apply"), Applier::KubectlSsa, 2),
+    ("kubectl-client-side-apply", None, Applier::Kubectl, 2),
+];
+
+/// Which applier wrote a live object, read from its `metadata.managedFields` and its
+/// annotations and labels, when neither the project nor the command line says.
+///
+/// 1. `managedFields` entries of the object itself (not of a subresource) by a known field
+///    manager: `kustomize-controller` → Flux; `helm-controller` → Flux's helm-controller
+///    ([`Applier::Helm`]); `argocd-controller` with operation `Apply` → Argo CD server-side
+///    apply, with `Update` → Argo CD client-side apply; `helm` with `Apply` → Helm 4
+///    server-side apply, with `Update` → Helm 3; `kubectl` with `Apply` → kubectl
+///    server-side apply; `kubectl-client-side-apply` → kubectl. A GitOps controller outranks
+///    the Helm CLI, which outranks kubectl; within a tier the most recent entry (`time`)
+///    wins, then the order of that list.
+/// 2. Without such an entry: Flux's kustomize-controller or helm-controller labels; then
+///    `kubectl.kubernetes.io/last-applied-configuration` (client-side apply), by Argo CD when
+///    Argo CD's tracking annotation or label is there, else by kubectl; then Helm's release
+///    annotations (Helm 3); then Argo CD's tracking annotation (its default client-side
+///    sync).
+/// 3. Otherwise `None`.
+pub fn infer_applier(live: &Value) -> Option<Applier> {
+    if let Some(applier) = applier_from_managed_fields(live) {
+        return Some(applier);
+    }
+    if label(live, FLUX_NAME).is_some() {
+        return Some(Applier::Flux);
+    }
+    if label(live, FLUX_HELM_NAME).is_some() {
+        return Some(Applier::Helm);
+    }
+    let argo_tracked =
+        annotation(live, ARGO_TRACKING_ID).is_some() || label(live, ARGO_INSTANCE).is_some();
+    if annotation(live, LAST_APPLIED).is_some() {
+        return Some(if argo_tracked {
+            Applier::Argocd
+        } else {
+            Applier::Kubectl
+        });
+    }
+    if annotation(live, HELM_RELEASE_NAME).is_some() {
+        return Some(Applier::Helm);
+    }
+    if annotation(live, ARGO_TRACKING_ID).is_some() {
+        return Some(Applier::Argocd);
+    }
+    None
+}
+
+/// How an entry ranks as evidence: tier, newest first, position in [`MANAGERS`] (lower wins).
+type Rank<'v> = (u8, std::cmp::Reverse<&'v str>, usize);
+
+fn applier_from_managed_fields(live: &Value) -> Option<Applier> {
+    let entries = live.get("metadata")?.get("managedFields")?.as_array()?;
+    // (tier, newest time first, list position) of the best entry so far.
+    let mut best: Option<(Rank<'_>, Applier)> = None;
+    for e in entries {
+        let subresource = e.get("subresource").and_then(Value::as_str).unwrap_or("");
+        if !subresource.is_empty() {
+            continue;
+        }
+        let manager = e.get("manager").and_then(Value::as_str).unwrap_or("");
+        let operation = e.get("operation").and_then(Value::as_str).unwrap_or("");
+        let time = e.get("time").and_then(Value::as_str).unwrap_or("");
+        let found = MANAGERS
+            .iter()
+            .enumerate()
+            .find(|(_, (m, op, _, _))| *m == manager && op.is_none_or(|op| op == operation));
+        if let Some((position, &(_, _, applier, tier))) = found {
+            let rank = (tier, std::cmp::Reverse(time), position);
+            if best.as_ref().is_none_or(|(b, _)| rank < *b) {
+                best = Some((rank, applier));
+            }
+        }
+    }
+    best.map(|(_, applier)| applier)
 }
 
 /// Whether the object carries every one of `labels` with exactly that value (an equality
@@ -348,7 +563,113 @@ mod tests {
         let flux = with("labels", FLUX_NAME, "apps");
         assert_eq!(owner_of(&flux), Some((Place::Label, FLUX_NAME, "apps")));
         assert_eq!(owner_of(&with("labels", HELM_RELEASE_NAME, "x")), None);
-        assert_eq!(Applier::Flux.stamps().labels, [FLUX_NAME, FLUX_NAMESPACE]);
+        let keys: Vec<&str> = Applier::Flux.stamps().iter().map(|s| s.key).collect();
+        assert_eq!(keys, [FLUX_NAME, FLUX_NAMESPACE]);
         assert_eq!(Applier::HelmSsa.field_manager(), "helm");
+    }
+
+    fn managed(entries: &[(&str, &str, &str)]) -> Value {
+        let mf: Vec<Value> = entries
+            .iter()
+            .map(|(m, op, time)| json!({"manager": m, "operation": op, "time": time, "fieldsType": "FieldsV1", "fieldsV1": {}}))
+            .collect();
+        json!({"metadata": {"managedFields": mf}})
+    }
+
+    #[test]
+    fn the_applier_is_inferred_from_managed_fields() {
+        let t = "2024-01-01T00:00:00Z";
+        for (manager, op, want) in [
+            ("kustomize-controller", "Apply", Applier::Flux),
+            ("helm-controller", "Update", Applier::Helm),
+            ("argocd-controller", "Apply", Applier::ArgocdSsa),
+            ("argocd-controller", "Update", Applier::Argocd),
+            ("helm", "Apply", Applier::HelmSsa),
+            ("helm", "Update", Applier::Helm),
+            ("kubectl", "Apply", Applier::KubectlSsa),
+            ("kubectl-client-side-apply", "Update", Applier::Kubectl),
+        ] {
+            assert_eq!(
+                infer_applier(&managed(&[(manager, op, t)])),
+                Some(want),
+                "{manager} {op}"
+            );
+        }
+        // A controller outranks the CLIs run by hand, whatever their times.
+        let flux_then_kubectl = managed(&[
+            (
+                "kubectl-client-side-apply",
+                "Update",
+                "2025-01-01T00:00:00Z",
+            ),
+            ("kustomize-controller", "Apply", t),
+        ]);
+        assert_eq!(infer_applier(&flux_then_kubectl), Some(Applier::Flux));
+        // Between controllers the newest entry wins (an Argo CD → Flux migration).
+        let migrated = managed(&[
+            ("argocd-controller", "Update", t),
+            ("kustomize-controller", "Apply", "2025-01-01T00:00:00Z"),
+        ]);
+        assert_eq!(infer_applier(&migrated), Some(Applier::Flux));
+        // Status writers and unknown managers say nothing.
+        let mut status = managed(&[("kustomize-controller", "Apply", t)]);
+        status["metadata"]["managedFields"][0]["subresource"] = json!("status");
+        assert_eq!(infer_applier(&status), None);
+        assert_eq!(infer_applier(&managed(&[("main", "Update", t)])), None);
+    }
+
+    #[test]
+    fn without_managed_fields_annotations_and_labels_tell() {
+        let last_applied = with("annotations", LAST_APPLIED, "{}");
+        assert_eq!(infer_applier(&last_applied), Some(Applier::Kubectl));
+        let mut argo = last_applied.clone();
+        argo["metadata"]["labels"] = json!({ARGO_INSTANCE: "app"});
+        assert_eq!(infer_applier(&argo), Some(Applier::Argocd));
+        assert_eq!(
+            infer_applier(&with("labels", FLUX_NAME, "apps")),
+            Some(Applier::Flux)
+        );
+        assert_eq!(
+            infer_applier(&with("labels", FLUX_HELM_NAME, "web")),
+            Some(Applier::Helm)
+        );
+        assert_eq!(
+            infer_applier(&with("annotations", HELM_RELEASE_NAME, "web")),
+            Some(Applier::Helm)
+        );
+        assert_eq!(
+            infer_applier(&with("annotations", ARGO_TRACKING_ID, "a:/ConfigMap:ns/x")),
+            Some(Applier::Argocd)
+        );
+        assert_eq!(infer_applier(&json!({"metadata": {"name": "x"}})), None);
+    }
+
+    #[test]
+    fn absent_stamps_are_the_live_ones_the_render_lacks() {
+        let live = json!({"metadata": {
+            "labels": {FLUX_NAME: "apps", FLUX_NAMESPACE: "flux-system", MANAGED_BY: "Helm", "app": "web"},
+            "annotations": {HELM_RELEASE_NAME: "web", ARGO_TRACKING_ID: "a:apps/Deployment:ns/web"}
+        }});
+        let render = json!({"metadata": {"labels": {FLUX_NAME: "other", "app": "web"}}});
+        let got = absent_stamps(&render, &live);
+        assert_eq!(
+            got,
+            [
+                (Place::Label, FLUX_NAMESPACE, "flux-system"),
+                (Place::Annotation, HELM_RELEASE_NAME, "web"),
+                (Place::Label, MANAGED_BY, "Helm"),
+                (
+                    Place::Annotation,
+                    ARGO_TRACKING_ID,
+                    "a:apps/Deployment:ns/web"
+                ),
+            ]
+        );
+        // `managed-by` is Helm's stamp only with Helm's value.
+        let kustomize = json!({"metadata": {"labels": {MANAGED_BY: "kustomize"}}});
+        assert!(absent_stamps(&json!({}), &kustomize).is_empty());
+        // Every stamp names who stamps it.
+        assert!(STAMPS.iter().all(|s| !s.by.is_empty()));
+        assert_eq!(Applier::ArgocdSsa.to_string(), "argocd-ssa");
     }
 }

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use thule_core::object::flatten_lists;
-use thule_core::yaml::{ParseOptions, YamlError, parse_str};
-use thule_core::{Manifest, ManifestError, Origin};
+use thule_core::yaml::{ParseOptions, YamlError, parse_str, resolve_plain};
+use thule_core::{Manifest, ManifestError, ObjectKey, Origin};
 
 /// One YAML document of a stream, as text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,12 +178,13 @@ impl std::hash::Hasher for PassThrough {
 }
 
 /// Drop documents whose exact text appears on both sides (as a multiset), returning the rest
-/// of each side and how many were matched. Secrets are never skipped, so their values always
-/// reach the redaction set.
+/// of each side and the desired documents that were matched (identify them with
+/// [`identify_unchanged`]). Secrets are never skipped, so their values always reach the
+/// redaction set.
 pub fn skip_identical<'a>(
     base: Vec<RawDoc<'a>>,
     desired: Vec<RawDoc<'a>>,
-) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, usize) {
+) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, Vec<RawDoc<'a>>) {
     let hash_base = || -> Vec<u64> { base.iter().map(|d| fast_hash(d.text.as_bytes())).collect() };
     let bytes: usize = base.iter().chain(&desired).map(|d| d.text.len()).sum();
     // Large renders: hash the two sides on two threads.
@@ -209,7 +210,7 @@ fn skip_identical_digested<'a>(
     base_hashes: &[u64],
     desired: Vec<RawDoc<'a>>,
     desired_digests: &[DocDigest],
-) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, usize) {
+) -> (Vec<RawDoc<'a>>, Vec<RawDoc<'a>>, Vec<RawDoc<'a>>) {
     // Base documents by hash, lowest index last; each desired document takes the first
     // unmatched base document with the same text.
     let mut by_hash: HashMap<u64, Vec<usize>, std::hash::BuildHasherDefault<PassThrough>> =
@@ -219,7 +220,7 @@ fn skip_identical_digested<'a>(
     }
     let mut base_skipped = vec![false; base.len()];
     let mut rest_desired = Vec::new();
-    let mut skipped = 0;
+    let mut skipped = Vec::new();
     for (d, g) in desired.into_iter().zip(desired_digests) {
         let twin = if g.matchable {
             by_hash.get_mut(&g.hash).and_then(|bucket| {
@@ -232,7 +233,7 @@ fn skip_identical_digested<'a>(
         match twin {
             Some(i) => {
                 base_skipped[i] = true;
-                skipped += 1;
+                skipped.push(d);
             }
             None => rest_desired.push(d),
         }
@@ -243,6 +244,183 @@ fn skip_identical_digested<'a>(
         .filter_map(|(d, skip)| (!skip).then_some(d))
         .collect();
     (rest_base, rest_desired, skipped)
+}
+
+/// An object whose document is byte-identical in base and desired: a no-op, known by its
+/// identity alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unchanged {
+    /// Identity, as [`Manifest::from_value`] gives it (namespace unresolved).
+    pub key: ObjectKey,
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `file:line` of the desired document, as a parse would give it.
+    pub source: String,
+}
+
+/// The objects of documents matched by [`skip_identical`], without parsing them: the
+/// identity is read from the document's top-level `apiVersion` and `kind` lines and the
+/// `name` and `namespace` lines of its `metadata` block. A document written any other way
+/// (flow style, anchors, merge keys, a `List`, a value that is not a plain string) is
+/// parsed instead; one that does not parse, or holds no object, contributes nothing.
+pub fn identify_unchanged(docs: &[RawDoc<'_>]) -> Vec<Unchanged> {
+    let opts = ParseOptions::default();
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        if let Some(u) = scan_identity(d) {
+            out.push(u);
+        } else if let Ok(ms) = parse_one(d, &opts) {
+            out.extend(ms.into_iter().map(|m| Unchanged {
+                source: m.origin.to_string(),
+                key: m.key,
+                api_version: m.api_version,
+            }));
+        }
+    }
+    out
+}
+
+/// A scalar value written on a key's line, when it is certainly a string: plain (as the
+/// YAML 1.1 resolver reads it) or quoted without escapes, with nothing after it.
+fn line_string(value: &str) -> Option<&str> {
+    let v = value.trim_matches(|c| c == ' ' || c == '\r');
+    let first = *v.as_bytes().first()?;
+    let s = match first {
+        b'"' | b'\'' => {
+            let inner = v.strip_prefix(first as char)?.strip_suffix(first as char)?;
+            if inner.contains(first as char) || inner.contains('\\') {
+                return None;
+            }
+            inner
+        }
+        _ => {
+            let plain_ok = first.is_ascii_alphanumeric()
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/'));
+            if !plain_ok || !matches!(resolve_plain(v), Ok(serde_json::Value::String(_))) {
+                return None;
+            }
+            v
+        }
+    };
+    (!s.is_empty()).then_some(s)
+}
+
+/// `key: rest` of a line whose key is a plain word (`apiVersion`, `app.kubernetes.io/name`);
+/// `None` for anything else (quoted or complex keys, merge keys, sequences).
+fn key_line(line: &str) -> Option<(&str, &str)> {
+    let colon = line.find(':')?;
+    let (key, rest) = (&line[..colon], &line[colon + 1..]);
+    let key_ok = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/'));
+    let rest_ok = rest.is_empty() || rest.starts_with(' ') || rest == "\r";
+    (key_ok && rest_ok).then_some((key, rest))
+}
+
+/// The identity of a block-style document from its lines (see [`identify_unchanged`]);
+/// `None` when the document is written otherwise.
+fn scan_identity(d: &RawDoc<'_>) -> Option<Unchanged> {
+    let mut api_version = None;
+    let mut kind = None;
+    let mut name = None;
+    let mut namespace = None;
+    let mut first_line = None;
+    // Inside `metadata`: the indentation of its keys, once known.
+    let mut in_metadata = false;
+    let mut seen_metadata = false;
+    let mut child_indent = 0usize;
+    for (i, line) in d.text.split('\n').enumerate() {
+        let bytes = line.as_bytes();
+        // Nested lines outside `metadata` say nothing: skip them without looking further.
+        if !in_metadata && bytes.first() == Some(&b' ') {
+            continue;
+        }
+        if i == 0 && line.starts_with("---") {
+            let rest = line[3..].trim_matches(|c| c == ' ' || c == '\t' || c == '\r');
+            if rest.is_empty() || rest.starts_with('#') {
+                continue;
+            }
+            return None;
+        }
+        let indent = bytes.iter().take_while(|&&b| b == b' ').count();
+        let content = &line[indent..];
+        if content.is_empty() || content == "\r" || content.starts_with('#') {
+            continue;
+        }
+        if content.starts_with('\t') {
+            return None;
+        }
+        // An item of a sequence written at its key's indentation (`finalizers:` then
+        // `- x`): part of the key before it, whatever it holds.
+        let item = content == "-" || content.starts_with("- ") || content.starts_with("-\r");
+        if indent == 0 {
+            if in_metadata && child_indent == 0 {
+                return None; // `metadata:` with no keys
+            }
+            if item {
+                if first_line.is_none() || in_metadata {
+                    return None; // a sequence document, or a sequence as `metadata`
+                }
+                continue;
+            }
+            in_metadata = false;
+            if api_version.is_some() && kind.is_some() && seen_metadata {
+                break;
+            }
+            let (key, rest) = key_line(content)?;
+            first_line.get_or_insert(i);
+            let slot = match key {
+                "apiVersion" => &mut api_version,
+                "kind" => &mut kind,
+                "metadata" => {
+                    let rest = rest.trim_matches(|c| c == ' ' || c == '\r');
+                    if seen_metadata || !rest.is_empty() {
+                        return None;
+                    }
+                    seen_metadata = true;
+                    in_metadata = true;
+                    continue;
+                }
+                _ => continue,
+            };
+            if slot.is_some() {
+                return None;
+            }
+            *slot = Some(line_string(rest)?);
+        } else if in_metadata {
+            if child_indent == 0 {
+                child_indent = indent;
+            }
+            if indent < child_indent {
+                return None;
+            }
+            if indent > child_indent || item {
+                continue;
+            }
+            let (key, rest) = key_line(content)?;
+            let slot = match key {
+                "name" => &mut name,
+                "namespace" => &mut namespace,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return None;
+            }
+            *slot = Some(line_string(rest)?);
+        }
+    }
+    let (api_version, kind, name) = (api_version?, kind?, name?);
+    if kind == "List" || kind.ends_with("List") {
+        return None;
+    }
+    let line = d.line + first_line?;
+    Some(Unchanged {
+        key: ObjectKey::from_api_version(api_version, kind, namespace.unwrap_or(""), name),
+        api_version: api_version.to_owned(),
+        source: format!("{}:{line}", d.file),
+    })
 }
 
 /// Parse documents into manifests (`List` kinds flattened, empty documents skipped).
@@ -330,8 +508,9 @@ mod tests {
     fn identical_documents_are_skipped_once_each() {
         let a = split_documents("---\nx: 1\n---\nx: 1\n---\ny: 2\n", "a");
         let b = split_documents("---\nx: 1\n---\ny: 3\n", "b");
-        let (ra, rb, n) = skip_identical(a, b);
-        assert_eq!(n, 1);
+        let (ra, rb, same) = skip_identical(a, b);
+        assert_eq!(same.len(), 1);
+        assert_eq!(same[0].text, "---\nx: 1\n");
         assert_eq!(ra.len(), 2);
         assert_eq!(rb.len(), 1);
     }
@@ -348,9 +527,9 @@ mod tests {
         ] {
             assert!(may_hold_secret(doc), "{doc}");
             let text = format!("---\n{doc}");
-            let (rb, rd, n) =
+            let (rb, rd, same) =
                 skip_identical(split_documents(&text, "b"), split_documents(&text, "d"));
-            assert_eq!((rb.len(), rd.len(), n), (1, 1, 0), "{doc}");
+            assert_eq!((rb.len(), rd.len(), same.len()), (1, 1, 0), "{doc}");
         }
         for doc in [
             "kind: SecretStore\n",
@@ -383,7 +562,7 @@ mod tests {
             matchable: true,
         };
         let (rb, rd, n) = skip_identical_digested(base, &[7, 7], desired, &[same, same]);
-        assert_eq!(n, 1);
+        assert_eq!(n.len(), 1);
         assert_eq!(
             rb.iter().map(|d| d.text).collect::<Vec<_>>(),
             ["---\nx: 1\n"]
@@ -392,5 +571,107 @@ mod tests {
             rd.iter().map(|d| d.text).collect::<Vec<_>>(),
             ["---\nz: 3\n"]
         );
+    }
+
+    /// What a full parse says a document holds, as [`Unchanged`] entries.
+    fn parsed(d: &RawDoc<'_>) -> Vec<Unchanged> {
+        parse_one(d, &ParseOptions::default())
+            .map(|ms| {
+                ms.into_iter()
+                    .map(|m| Unchanged {
+                        source: m.origin.to_string(),
+                        key: m.key,
+                        api_version: m.api_version,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn unchanged_documents_are_identified_as_a_parse_would() {
+        // (document, read from its lines without parsing)
+        let cases: &[(&str, bool)] = &[
+            // kubectl/kustomize output: keys sorted, labels before the name.
+            (
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  labels:\n    app: web\n    name: not-this\n  name: web\n  namespace: shop\nspec:\n  replicas: 1\n",
+                true,
+            ),
+            // Helm output: a source comment first; data before kind.
+            (
+                "---\n# Source: chart/templates/cm.yaml\napiVersion: v1\ndata:\n  name: not-this\n  a: |\n    name: nor-this\nkind: ConfigMap\nmetadata:\n  name: \"web-config\"\n",
+                true,
+            ),
+            (
+                "--- # comment\napiVersion: v1\nkind: Namespace\nmetadata:\n    name: 'shop'\n",
+                true,
+            ),
+            (
+                "apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: crlf\r\n",
+                true,
+            ),
+            (
+                "kind: Service\nmetadata:\n  annotations:\n    x: |\n      namespace: no\n  name: svc\napiVersion: v1\n",
+                true,
+            ),
+            // Written otherwise: parsed instead.
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flow}\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web # trailing comment\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"esc\\u0041\"\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: b\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: 1234\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yes\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: {name: merged}\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: &m\n  name: anchored\n",
+                false,
+            ),
+            (
+                "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"json\"}}\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n",
+                false,
+            ),
+            ("# only a comment\n", false),
+            ("- apiVersion: v1\n  kind: ConfigMap\n", false),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n- name: x\n",
+                false,
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: x\n",
+                false,
+            ),
+        ];
+        for &(text, fast) in cases {
+            let stream = format!("---\nfirst: doc\n{text}");
+            let docs = split_documents(&stream, "f.yaml");
+            let d = docs.last().expect("a document");
+            assert_eq!(scan_identity(d).is_some(), fast, "{text}");
+            assert_eq!(identify_unchanged(&[*d]), parsed(d), "{text}");
+        }
     }
 }

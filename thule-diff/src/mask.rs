@@ -33,6 +33,8 @@ struct Hit {
 #[derive(Clone, Copy)]
 struct Node<'a> {
     first: Option<&'a str>,
+    /// The second segment, when it and the first are fields.
+    second: Option<&'a str>,
     len: usize,
     last: Option<&'a str>,
     /// The `name` of the keyed list item this node is a field of (`env[name=X].value`).
@@ -56,6 +58,11 @@ impl<'a> Walk<'a, '_> {
                 for (k, c) in m {
                     let child = Node {
                         first: if at.len == 0 { Some(k) } else { at.first },
+                        second: if at.len == 1 && at.first.is_some() {
+                            Some(k)
+                        } else {
+                            at.second
+                        },
                         len: at.len + 1,
                         last: Some(k),
                         item_name: at.named,
@@ -101,6 +108,7 @@ impl<'a> Walk<'a, '_> {
                     };
                     let child = Node {
                         first: at.first,
+                        second: at.second,
                         len: at.len + 1,
                         last: None,
                         item_name: at.named,
@@ -114,6 +122,7 @@ impl<'a> Walk<'a, '_> {
             scalar => {
                 let facts = PathFacts {
                     first: at.first,
+                    second: at.second,
                     len: at.len,
                     last: at.last,
                     item_name: at.item_name.map(Cow::Borrowed),
@@ -199,6 +208,7 @@ pub(crate) fn mask_pair(
     };
     let root = Node {
         first: facts.first,
+        second: facts.second,
         len: facts.len,
         last: facts.last,
         item_name: facts.item_name.as_deref(),
@@ -306,6 +316,9 @@ mod tests {
         "finalizers",
         "items",
         "passwordSecretRef",
+        "encryptedData",
+        "sops",
+        "enc",
         "x",
     ];
     const STRINGS: &[&str] = &[
@@ -318,6 +331,7 @@ mod tests {
         "db-creds",
         "TCP",
         "info",
+        "ENC[AES256_GCM,data:c2VjcmV0,iv:aXY=,tag:dGFn,type:str]",
     ];
 
     fn value() -> impl Strategy<Value = Value> {
@@ -344,6 +358,7 @@ mod tests {
         prop_oneof![
             3 => Just(Vec::new()),
             1 => Just(vec![Seg::Field("data".into())]),
+            1 => Just(vec![Seg::Field("spec".into())]),
             1 => Just(vec![
                 Seg::Field("spec".into()),
                 Seg::Field("containers".into()),
@@ -368,6 +383,7 @@ mod tests {
         fn agrees_with_the_path_walk(
             kind in proptest::sample::select(&[
                 ("", "Secret"), ("", "ConfigMap"), ("apps", "Deployment"), ("example.com", "Widget"),
+                ("bitnami.com", "SealedSecret"),
             ][..]),
             prefix in prefix(),
             before in proptest::option::of(value()),

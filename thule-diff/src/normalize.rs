@@ -94,6 +94,11 @@ pub fn encode_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// Whether an object as rendered is SOPS-encrypted: it has a top-level `sops` mapping.
+pub fn is_sops(obj: &Value) -> bool {
+    obj.get("sops").is_some_and(Value::is_object)
+}
+
 /// Normalize one object.
 pub fn normalize(obj: &Value, kind: Kind<'_>, side: Side, ctx: &NormalizeContext) -> Normalized {
     let mut out = Normalized::default();
@@ -101,11 +106,18 @@ pub fn normalize(obj: &Value, kind: Kind<'_>, side: Side, ctx: &NormalizeContext
         out.value = obj.clone();
         return out;
     };
+    let secret = kind.group.is_empty() && kind.kind == "Secret";
+    let sops = is_sops(obj);
     let mut top = Map::new();
     let mut fields: Vec<&str> = Vec::with_capacity(16);
     for (k, v) in src {
         match k.as_str() {
             "apiVersion" | "status" => {}
+            // Secret data as the API server stores it: `null` is an empty value, not an
+            // absent key, so it is kept for `secret_data`.
+            "data" | "stringData" if secret => {
+                top.insert(k.clone(), v.clone());
+            }
             "metadata" => {
                 if v.get("deletionTimestamp").is_some_and(|t| !t.is_null()) {
                     out.notes.push("object is terminating".to_owned());
@@ -137,8 +149,14 @@ pub fn normalize(obj: &Value, kind: Kind<'_>, side: Side, ctx: &NormalizeContext
             }
         }
     }
-    if kind.group.is_empty() && kind.kind == "Secret" {
+    if secret && !sops {
         secret_data(&mut top, side, &mut out);
+    }
+    if sops || crate::redact::sealed_secret(kind) {
+        for (k, v) in &top {
+            collect_ciphertexts(kind, k, v, &mut out.secrets);
+        }
+        out.secrets.retain(|s| s.len() >= 6);
     }
     if kind.kind == "ClusterRole"
         && kind.group == "rbac.authorization.k8s.io"
@@ -212,6 +230,30 @@ fn labels_mut<'m>(meta: &'m mut Map<String, Value>, field: &str) -> &'m mut Map<
         Value::Object(m) => m,
         _ => unreachable!("just made an object"),
     }
+}
+
+/// Every ciphertext in a top-level field of an encrypted object, for the taint set: SOPS
+/// values (`ENC[…]`), the data keys in the `sops` block, SealedSecret encrypted data.
+fn collect_ciphertexts(kind: Kind<'_>, field: &str, v: &Value, out: &mut Vec<String>) {
+    fn walk(v: &Value, all: bool, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) if all || crate::redact::is_ciphertext(s) => out.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|i| walk(i, all, out)),
+            Value::Object(m) => {
+                for (k, c) in m {
+                    walk(c, all || k == "enc", out);
+                }
+            }
+            _ => {}
+        }
+    }
+    if field == "spec" && crate::redact::sealed_secret(kind) {
+        if let Some(data) = v.get("encryptedData") {
+            walk(data, true, out);
+        }
+        return;
+    }
+    walk(v, false, out);
 }
 
 fn secret_data(top: &mut Map<String, Value>, side: Side, out: &mut Normalized) {
@@ -325,6 +367,7 @@ fn canon<'a>(
                 Some(v)
             }
         }
+        Value::String(s) if crate::redact::is_ciphertext(s) => Some(v.clone()),
         Value::String(s) => {
             if let Some(qp) = schema::quantity_path(kind, fields)
                 && let Some(q) = Quantity::parse(s)

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 use thule_core::ObjectKey;
+use thule_core::config::Applier;
 
 use crate::path::Path;
 use crate::redact::Redactor;
@@ -143,9 +144,53 @@ pub struct Change {
     /// Remark (`implied by strategy.type Recreate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// For a Secret value, when the operator configured a fingerprint key: keyed
+    /// fingerprints of the old and new value (equal values have equal fingerprints).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
     /// The keyed path as segments, for the risk pass.
     #[serde(skip)]
     pub keyed: Path,
+}
+
+/// Fingerprints of a Secret value's two sides (spec §6.2 rule 4): the first 8 hex digits of
+/// an HMAC-SHA256 under the operator's key. They show whether values are equal, never what
+/// they are.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fingerprint {
+    /// Of the old value (absent for an addition).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// Of the new value (absent for a removal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// Where the applier of an object came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplierSource {
+    /// The project config or the command line names it.
+    Configured,
+    /// Read from the live object's managedFields and annotations.
+    Inferred,
+    /// Nothing named it and there was nothing to infer it from: Flux.
+    Default,
+}
+
+impl ApplierSource {
+    /// The lower-case name used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplierSource::Configured => "configured",
+            ApplierSource::Inferred => "inferred",
+            ApplierSource::Default => "default",
+        }
+    }
+}
+
+fn is_inferred<S: serde::Serializer>(source: &ApplierSource, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(*source == ApplierSource::Inferred)
 }
 
 /// Risk severities (spec §5).
@@ -267,6 +312,11 @@ pub struct ObjectPlan {
     /// `file:line` of the desired document (or the base one for deletions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The applier whose semantics decided the object (`flux`, `argocd-ssa`, …).
+    pub applier: Applier,
+    /// Where the applier came from; serialized as `applierInferred: true|false`.
+    #[serde(rename = "applierInferred", serialize_with = "is_inferred")]
+    pub applier_source: ApplierSource,
     /// Field-level changes, sorted by keyed path.
     pub changes: Vec<Change>,
     /// Risk flags (empty until the risk pass runs).
@@ -286,6 +336,16 @@ pub struct ObjectPlan {
     /// Engine state for the risk pass.
     #[serde(skip)]
     pub state: Option<Box<ObjectState>>,
+}
+
+/// Whether an object is a plain no-op: nothing changes and there is nothing to say about it
+/// (no detail, note or risk). Markdown and text hide these unless asked; JSON lists them.
+pub fn plain_noop(o: &ObjectPlan) -> bool {
+    o.action == Action::Noop
+        && o.detail.is_none()
+        && o.notes.is_empty()
+        && o.risks.is_empty()
+        && o.changes.is_empty()
 }
 
 /// Counts per action over every object in scope (listed or not).
@@ -321,6 +381,17 @@ impl Summary {
     }
 }
 
+/// How many objects of a plan one applier decided, by where the applier came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApplierCount {
+    /// The applier.
+    pub applier: Applier,
+    /// Where it came from.
+    pub source: ApplierSource,
+    /// Objects (listed or not).
+    pub objects: usize,
+}
+
 /// A whole plan.
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
@@ -330,6 +401,9 @@ pub struct Plan {
     pub objects: Vec<ObjectPlan>,
     /// Counts per action.
     pub summary: Summary,
+    /// The appliers that decided the plan's objects, by name then source.
+    #[serde(skip)]
+    pub appliers: Vec<ApplierCount>,
     /// The taint set; use [`Plan::scrub`] on any text derived from this plan's inputs.
     #[serde(skip)]
     pub redactor: Redactor,
@@ -339,6 +413,12 @@ impl Plan {
     /// Whether anything changes.
     pub fn has_changes(&self) -> bool {
         self.summary.has_changes()
+    }
+
+    /// Whether the plan's objects were decided by more than one applier (or by one from
+    /// more than one source): then each object names its own.
+    pub fn mixed_appliers(&self) -> bool {
+        self.appliers.len() > 1
     }
 
     /// Remove every secret value seen while diffing from `text` (for error messages, risk

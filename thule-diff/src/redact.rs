@@ -135,10 +135,22 @@ fn reference_key(name: &str, value: &str) -> bool {
     ref_suffix && dns_or_path
 }
 
+/// Whether a string is a SOPS-encrypted value (`ENC[AES256_GCM,data:…,iv:…,tag:…,type:str]`).
+/// Ciphertext is treated as a secret value: never printed, never its length.
+pub fn is_ciphertext(s: &str) -> bool {
+    s.starts_with("ENC[") && s.ends_with(']') && s.contains(",data:")
+}
+
+/// Whether the kind is a Sealed Secrets `SealedSecret` (its `spec.encryptedData` is
+/// ciphertext).
+pub fn sealed_secret(kind: Kind<'_>) -> bool {
+    kind.group == "bitnami.com" && kind.kind == "SealedSecret"
+}
+
 /// Whether a string looks like a credential by itself (PEM keys, cloud tokens, JWTs, URLs
-/// with passwords).
+/// with passwords, SOPS ciphertext).
 pub fn sensitive_value(s: &str) -> bool {
-    s.len() >= 10 && VALUE_PATTERNS.is_match(s)
+    s.len() >= 10 && (is_ciphertext(s) || VALUE_PATTERNS.is_match(s))
 }
 
 /// What [`is_sensitive`] reads of a path; walkers that do not build [`Seg`] paths fill it in
@@ -147,6 +159,8 @@ pub fn sensitive_value(s: &str) -> bool {
 pub struct PathFacts<'a> {
     /// The first segment, when it is a field.
     pub first: Option<&'a str>,
+    /// The second segment, when it and the first are fields.
+    pub second: Option<&'a str>,
     /// How many segments the path has.
     pub len: usize,
     /// The last segment, when it is a field.
@@ -180,8 +194,10 @@ impl<'a> PathFacts<'a> {
         } else {
             None
         };
+        let first = field(path.first());
         Self {
-            first: field(path.first()),
+            first,
+            second: first.and_then(|_| field(path.get(1))),
             len: path.len(),
             last,
             item_name,
@@ -207,7 +223,14 @@ pub fn is_sensitive_at(kind: Kind<'_>, at: &PathFacts<'_>, value: &Value) -> boo
     if secret_data {
         return true;
     }
+    // Ciphertext: SealedSecret encrypted data, the data keys in a SOPS block.
+    if sealed_secret(kind) && at.first == Some("spec") && at.second == Some("encryptedData") {
+        return at.len >= 3;
+    }
     let last = at.last.unwrap_or("");
+    if at.first == Some("sops") && last == "enc" {
+        return true;
+    }
     // env[name=X].value
     if last == "value" && at.len >= 2 && at.item_name.as_deref().is_some_and(sensitive_key) {
         return true;
@@ -224,6 +247,9 @@ pub fn is_sensitive_at(kind: Kind<'_>, at: &PathFacts<'_>, value: &Value) -> boo
 #[derive(Clone, Debug, Default)]
 pub struct Redactor {
     values: Vec<String>,
+    /// One automaton over every value (built by [`Redactor::finish`]), so that texts with no
+    /// tainted value, nearly all of them, are passed over in one scan.
+    matcher: Option<Regex>,
 }
 
 impl Redactor {
@@ -236,12 +262,14 @@ impl Redactor {
     pub fn add(&mut self, value: &str) {
         if value.len() >= MIN_SCRUB_LEN && !value.contains(SCRUBBED) {
             self.values.push(value.to_owned());
+            self.matcher = None;
         }
     }
 
     /// Take over every value of `other` (the taint set of another pass over other objects).
     pub fn absorb(&mut self, other: Redactor) {
         self.values.extend(other.values);
+        self.matcher = None;
     }
 
     /// Sort longest first and drop duplicates; call after the last [`Redactor::add`].
@@ -249,6 +277,16 @@ impl Redactor {
         self.values
             .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         self.values.dedup();
+        self.matcher = if self.values.is_empty() {
+            None
+        } else {
+            let pattern: Vec<String> = self.values.iter().map(|v| regex::escape(v)).collect();
+            // Too large a set for one automaton: the values are searched one by one.
+            regex::RegexBuilder::new(&pattern.join("|"))
+                .size_limit(64 << 20)
+                .build()
+                .ok()
+        };
     }
 
     /// Whether no value is tainted.
@@ -256,8 +294,19 @@ impl Redactor {
         self.values.is_empty()
     }
 
+    /// Whether `text` holds a tainted value.
+    fn tainted(&self, text: &str) -> bool {
+        match &self.matcher {
+            Some(m) => m.is_match(text),
+            None => self.values.iter().any(|v| text.contains(v.as_str())),
+        }
+    }
+
     /// Replace every tainted value in `text`.
     pub fn scrub(&self, text: &str) -> String {
+        if !self.tainted(text) {
+            return text.to_owned();
+        }
         let mut out = text.to_owned();
         for v in &self.values {
             if out.contains(v.as_str()) {
@@ -269,7 +318,7 @@ impl Redactor {
 
     /// Scrub in place; returns whether anything changed.
     pub fn scrub_in_place(&self, text: &mut String) -> bool {
-        if self.values.iter().any(|v| text.contains(v.as_str())) {
+        if self.tainted(text) {
             *text = self.scrub(text);
             true
         } else {
@@ -288,9 +337,7 @@ impl Redactor {
             }
             Value::Array(items) => items.iter_mut().for_each(|i| self.scrub_value(i)),
             Value::Object(m) => {
-                let needs_key_scrub = m
-                    .keys()
-                    .any(|k| self.values.iter().any(|t| k.contains(t.as_str())));
+                let needs_key_scrub = m.keys().any(|k| self.tainted(k));
                 if needs_key_scrub {
                     let old = std::mem::take(m);
                     for (k, mut c) in old {
@@ -336,6 +383,22 @@ mod tests {
         }
         assert!(reference_key("passwordSecretRef", "db-creds"));
         assert!(!reference_key("existingSecret", "db-creds"));
+    }
+
+    #[test]
+    fn scrub_finds_values_with_and_without_the_automaton() {
+        let mut r = Redactor::new();
+        r.add("s3cr3t-value");
+        r.add("a.b*c(d)");
+        let before_finish = r.scrub("x s3cr3t-value y a.b*c(d) z");
+        r.finish();
+        assert!(r.matcher.is_some());
+        let after = r.scrub("x s3cr3t-value y a.b*c(d) z");
+        assert_eq!(before_finish, after);
+        assert_eq!(after, "x [REDACTED] y [REDACTED] z");
+        assert_eq!(r.scrub("a.bxc(d)"), "a.bxc(d)", "values are literals");
+        let mut s = "no secret here".to_owned();
+        assert!(!r.scrub_in_place(&mut s));
     }
 
     #[test]

@@ -6,13 +6,21 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::plan::{Action, Change, ChangeOrigin, ObjectPlan, Op, Plan};
+use crate::plan::{
+    Action, ApplierCount, ApplierSource, Change, ChangeOrigin, ObjectPlan, Op, Plan,
+};
 
 /// The plan as pretty JSON with a final newline.
 pub fn to_json(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(plan).unwrap_or_else(|_| "{}".to_owned());
+    // Sized up front: a plan listing every object of a large render is large.
+    let mut buf = Vec::with_capacity(4096 + 512 * plan.objects.len());
+    let mut s = match serde_json::to_writer_pretty(&mut buf, plan) {
+        Ok(()) => String::from_utf8(buf).unwrap_or_else(|_| "{}".to_owned()),
+        Err(_) => "{}".to_owned(),
+    };
     s.push('\n');
-    plan.scrub(&s)
+    plan.redactor.scrub_in_place(&mut s);
+    s
 }
 
 fn short(v: &Value) -> String {
@@ -56,7 +64,15 @@ pub fn change_line(c: &Change) -> String {
             Op::Remove => "removed",
             Op::Replace => "changed",
         };
-        let _ = write!(line, "  ({what}, value hidden)");
+        let fp = match &c.fingerprint {
+            Some(f) => match (&f.before, &f.after) {
+                (Some(b), Some(a)) => format!("; fp {b} → {a}"),
+                (Some(x), None) | (None, Some(x)) => format!("; fp {x}"),
+                (None, None) => String::new(),
+            },
+            None => String::new(),
+        };
+        let _ = write!(line, "  ({what}, value hidden{fp})");
     } else {
         match (&c.before, &c.after) {
             (Some(Value::String(b)), Some(Value::String(a)))
@@ -112,6 +128,42 @@ pub fn risks_by_severity(o: &ObjectPlan) -> Vec<&crate::plan::Risk> {
     risks
 }
 
+/// Why an object's applier is the one it is, in words.
+fn source_words(source: ApplierSource) -> &'static str {
+    match source {
+        ApplierSource::Configured => "configured",
+        ApplierSource::Inferred => "inferred from the live object's managedFields and annotations",
+        ApplierSource::Default => "default: nothing to infer it from",
+    }
+}
+
+/// An object's applier and where it came from (`argocd-ssa (inferred)`).
+pub fn object_applier(o: &ObjectPlan) -> String {
+    format!("{} ({})", o.applier, o.applier_source.as_str())
+}
+
+/// The plan's appliers, said once: `flux (configured)`, `argocd-ssa (inferred from the live
+/// object's managedFields and annotations)`; for a mix, each with its count, and then each
+/// object names its own ([`Plan::mixed_appliers`]). `None` for an empty plan.
+pub fn appliers_line(counts: &[ApplierCount]) -> Option<String> {
+    match counts {
+        [] => None,
+        [one] => Some(format!("{} ({})", one.applier, source_words(one.source))),
+        many => Some(format!(
+            "{}; each object names its own",
+            many.iter()
+                .map(|c| format!(
+                    "{} ({}) for {} object(s)",
+                    c.applier,
+                    c.source.as_str(),
+                    c.objects
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 fn summary_line(plan: &Plan) -> String {
     let s = plan.summary;
     format!(
@@ -131,12 +183,14 @@ pub enum TextStyle {
     Plain,
 }
 
-/// One object for a terminal: its title at `indent`, then source, risks (most severe first),
-/// notes and changes two spaces deeper. `paint` styles each line (the identity for plain
-/// text, ANSI colours for a terminal).
+/// One object for a terminal: its title at `indent`, then source, applier (when
+/// `show_applier`: the plan's objects have different ones), risks (most severe first), notes
+/// and changes two spaces deeper. `paint` styles each line (the identity for plain text, ANSI
+/// colours for a terminal).
 pub fn text_object(
     o: &ObjectPlan,
     indent: &str,
+    show_applier: bool,
     paint: &dyn Fn(TextStyle, &str) -> String,
 ) -> String {
     let mut out = String::new();
@@ -147,6 +201,9 @@ pub fn text_object(
     );
     if let Some(src) = &o.source {
         let _ = writeln!(out, "{indent}  source: {src}");
+    }
+    if show_applier {
+        let _ = writeln!(out, "{indent}  applier: {}", object_applier(o));
     }
     for r in risks_by_severity(o) {
         let _ = writeln!(
@@ -178,9 +235,13 @@ pub fn text_object(
 pub fn to_text(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Plan: {}", summary_line(plan));
+    if let Some(line) = appliers_line(&plan.appliers) {
+        let _ = writeln!(out, "Applier: {line}");
+    }
+    let mixed = plan.mixed_appliers();
     for o in &plan.objects {
         out.push('\n');
-        out.push_str(&text_object(o, "", &|_, line| line.to_owned()));
+        out.push_str(&text_object(o, "", mixed, &|_, line| line.to_owned()));
     }
     plan.scrub(&out)
 }
@@ -192,15 +253,19 @@ fn md_escape(s: &str) -> String {
 }
 
 /// One object as a collapsible Markdown block, balanced on its own (so a long comment can be
-/// split between blocks): title with action and risk ids, risks most severe first, notes, the
-/// keyed changes of the MR, the drift it reverts folded apart, and the YAML diff folded.
-pub fn markdown_object(o: &ObjectPlan) -> String {
+/// split between blocks): title with action and risk ids, the applier (when `show_applier`),
+/// risks most severe first, notes, the keyed changes of the MR, the drift it reverts folded
+/// apart, and the YAML diff folded.
+pub fn markdown_object(o: &ObjectPlan, show_applier: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "<details><summary><code>{}</code></summary>\n",
         md_escape(&header(o))
     );
+    if show_applier {
+        let _ = writeln!(out, "- applier: {}", md_escape(&object_applier(o)));
+    }
     for r in risks_by_severity(o) {
         let _ = writeln!(
             out,
@@ -261,6 +326,10 @@ pub fn to_markdown(plan: &Plan) -> String {
         "| {} | {} | {} | {} | {} |",
         s.create, s.patch, s.delete, s.replace, s.noop
     );
+    if let Some(line) = appliers_line(&plan.appliers) {
+        let _ = writeln!(out, "\nApplier: {}", md_escape(&line));
+    }
+    let mixed = plan.mixed_appliers();
     type Pick<'p> = &'p dyn Fn(&ObjectPlan) -> bool;
     let sections: [(&str, Pick<'_>); 4] = [
         ("Delete / replace", &|o| {
@@ -277,7 +346,7 @@ pub fn to_markdown(plan: &Plan) -> String {
         }
         let _ = writeln!(out, "\n#### {title} ({})\n", objs.len());
         for o in objs {
-            out.push_str(&markdown_object(o));
+            out.push_str(&markdown_object(o, mixed));
         }
     }
     plan.scrub(&out)

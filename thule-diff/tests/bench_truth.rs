@@ -7,7 +7,9 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
-use thule_diff::input::{parse_documents, parse_stream, skip_identical, split_documents};
+use thule_diff::input::{
+    identify_unchanged, parse_documents, parse_stream, skip_identical, split_documents,
+};
 use thule_diff::{Action, DiffInput, DiffOptions, diff};
 
 fn bench_dir() -> PathBuf {
@@ -77,7 +79,7 @@ fn found(plan: &thule_diff::Plan) -> BTreeSet<Key> {
 fn intent_diff(
     base: &[thule_diff::Manifest],
     desired: &[thule_diff::Manifest],
-    identical_skipped: usize,
+    (identical_skipped, identical): (usize, &[thule_diff::input::Unchanged]),
     options: &DiffOptions,
 ) -> Result<thule_diff::Plan> {
     Ok(diff(&DiffInput {
@@ -86,6 +88,7 @@ fn intent_diff(
         live: None,
         inventory: None,
         identical_skipped,
+        identical,
         options,
     })?)
 }
@@ -106,7 +109,7 @@ fn check_pair(pair: &str) -> Result<()> {
     // Full parse of both sides.
     let base = parse_stream(&base_text, "base.yaml")?;
     let desired = parse_stream(&mod_text, "modified.yaml")?;
-    let plan = intent_diff(&base, &desired, 0, &opts)?;
+    let plan = intent_diff(&base, &desired, (0, &[]), &opts)?;
     assert_eq!(found(&plan), want, "{pair}: full parse");
     assert!(
         plan.objects
@@ -126,13 +129,38 @@ fn check_pair(pair: &str) -> Result<()> {
     );
     let base2 = parse_documents(&b)?;
     let desired2 = parse_documents(&d)?;
-    let plan2 = intent_diff(&base2, &desired2, skipped, &opts)?;
+    let plan2 = intent_diff(&base2, &desired2, (skipped.len(), &[]), &opts)?;
     assert_eq!(found(&plan2), want, "{pair}: fast path");
     assert_eq!(plan2.summary, plan.summary, "{pair}: same counts");
     assert_eq!(
         thule_diff::render::to_json(&plan2),
         thule_diff::render::to_json(&plan),
         "{pair}: same JSON"
+    );
+    let unchanged = identify_unchanged(&skipped);
+    assert_eq!(
+        unchanged.len(),
+        skipped.len(),
+        "{pair}: one object per document"
+    );
+    // With every object listed (what `thule diff --format json` prints), the unparsed
+    // identical documents are listed as no-ops exactly as parsed ones are: same identity,
+    // apiVersion and source line, in the same order.
+    let all = DiffOptions {
+        include_noop: true,
+        ..DiffOptions::default()
+    };
+    let full = intent_diff(&base, &desired, (0, &[]), &all)?;
+    let fast = intent_diff(&base2, &desired2, (0, &unchanged), &all)?;
+    assert_eq!(
+        full.objects.len(),
+        full.summary.noop + want.len(),
+        "{pair}: every object listed"
+    );
+    assert_eq!(
+        thule_diff::render::to_json(&fast),
+        thule_diff::render::to_json(&full),
+        "{pair}: same JSON with no-ops listed"
     );
 
     // The per-object passes on one thread and on three: the same plan, byte for byte
@@ -144,7 +172,7 @@ fn check_pair(pair: &str) -> Result<()> {
             include_noop: true,
             ..DiffOptions::default()
         };
-        let p = intent_diff(&base, &desired, 0, &opts)?;
+        let p = intent_diff(&base, &desired, (0, &[]), &opts)?;
         plans.push((
             thule_diff::render::to_json(&p),
             thule_diff::render::to_markdown(&p),

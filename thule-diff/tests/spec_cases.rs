@@ -1196,6 +1196,7 @@ fn ignored_paths_are_not_changes() {
         live: None,
         inventory: None,
         identical_skipped: 0,
+        identical: &[],
         options: &opts,
     })
     .expect_err("bad path");

@@ -13,8 +13,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use thule_core::config::Applier;
 use thule_core::{LiveOutcome, Manifest, ObjectKey};
-use thule_diff::input::{RawDoc, parse_documents, skip_identical, split_documents};
-use thule_diff::{DiffInput, DiffOptions, diff, render};
+use thule_diff::input::{
+    RawDoc, identify_unchanged, parse_documents, skip_identical, split_documents,
+};
+use thule_diff::{DiffInput, DiffOptions, FingerprintKey, diff, render};
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -30,9 +32,16 @@ pub enum Format {
 fn parse_applier(s: &str) -> Result<Applier, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
         format!(
-            "unknown applier `{s}`; expected flux, argocd, argocd-ssa, helm, helm-ssa or kubectl"
+            "unknown applier `{s}`; expected flux, argocd, argocd-ssa, helm, helm-ssa, kubectl or kubectl-ssa"
         )
     })
+}
+
+/// The operator's Secret fingerprint key, from `THULE_FINGERPRINT_KEY` (unset or empty:
+/// no fingerprints).
+pub fn fingerprint_key_from_env() -> Option<FingerprintKey> {
+    std::env::var_os("THULE_FINGERPRINT_KEY")
+        .and_then(|k| FingerprintKey::new(k.into_encoded_bytes()))
 }
 
 /// Diff rendered manifests against a base render and/or live objects, object by object.
@@ -40,7 +49,8 @@ fn parse_applier(s: &str) -> Result<Applier, String> {
 /// Each PATH is a YAML file or a directory of YAML files (`*.yaml`, `*.yml`, `*.json`, read
 /// recursively in path order); files may hold many documents and `List` kinds. Changes are
 /// keyed paths (`spec.template.spec.containers[name=web].image`); Secret values are never
-/// printed.
+/// printed. The JSON format lists every object, unchanged ones as `noop`; text and markdown
+/// list unchanged objects only with --all.
 ///
 /// Exit code: 0 when nothing changes, 1 when something does, 2 on error.
 #[derive(Debug, clap::Args)]
@@ -53,7 +63,10 @@ fn parse_applier(s: &str) -> Result<Applier, String> {
     kubectl get deploy,svc,cm -n shop -o yaml > live.yaml\n  \
     thule diff --base main/ --desired mr/ --live live.yaml --format markdown\n\n  \
     # Argo CD client-side apply, JSON for tools:\n  \
-    thule diff --desired mr/ --live live.yaml --applier argocd --format json"
+    thule diff --desired mr/ --live live.yaml --applier argocd --format json\n\n\
+    Without --applier, each live object's applier is read from its managedFields and \
+    annotations (Flux when there is nothing to read). With THULE_FINGERPRINT_KEY set, each \
+    changed Secret value shows a short keyed fingerprint of its old and new value."
 )]
 pub struct DiffArgs {
     /// Rendered desired objects (the merge request head): YAML file or directory.
@@ -69,9 +82,11 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Which applier reconciles the objects: flux, argocd, argocd-ssa, helm, helm-ssa, kubectl.
-    #[arg(long, value_parser = parse_applier, default_value = "flux")]
-    pub applier: Applier,
+    /// Which applier reconciles the objects: flux, argocd, argocd-ssa, helm, helm-ssa,
+    /// kubectl, kubectl-ssa [default: inferred per live object from its managedFields and
+    /// annotations; flux without one].
+    #[arg(long, value_parser = parse_applier)]
+    pub applier: Option<Applier>,
     /// Namespace for namespaced objects that set none [default: `default` with --live,
     /// otherwise left unset].
     #[arg(long, value_name = "NS")]
@@ -79,7 +94,7 @@ pub struct DiffArgs {
     /// The applier does not prune: objects removed from desired are orphans, not deletions.
     #[arg(long)]
     pub no_prune: bool,
-    /// List unchanged objects too.
+    /// List unchanged objects too (the JSON format always does).
     #[arg(long)]
     pub all: bool,
 }
@@ -160,16 +175,31 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
     let live = live.as_deref().map(live_map).transpose()?;
 
     let desired_docs = split_side(&desired_files);
-    let (base_docs, desired_docs, skipped) = match &base_files {
+    // JSON lists every object; text and markdown only with --all.
+    let include_noop = args.all || args.format == Format::Json;
+    let (base_docs, desired_docs, same) = match &base_files {
         Some(b) if live.is_none() => {
-            let (b, d, n) = skip_identical(split_side(b), desired_docs);
-            (Some(b), d, n)
+            let (b, d, same) = skip_identical(split_side(b), desired_docs);
+            (Some(b), d, same)
         }
-        Some(b) => (Some(split_side(b)), desired_docs, 0),
-        None => (None, desired_docs, 0),
+        Some(b) => (Some(split_side(b)), desired_docs, Vec::new()),
+        None => (None, desired_docs, Vec::new()),
     };
-    let desired = parse_documents(&desired_docs)?;
-    let base = base_docs.as_deref().map(parse_documents).transpose()?;
+    // Listed no-ops need the identity of the identical documents (read from their first
+    // lines, not parsed), found beside the parse of the rest; otherwise their number is all
+    // the plan needs.
+    let (unchanged, desired, base) = std::thread::scope(|s| {
+        let identify =
+            (include_noop && !same.is_empty()).then(|| s.spawn(|| identify_unchanged(&same)));
+        let desired = parse_documents(&desired_docs);
+        let base = base_docs.as_deref().map(parse_documents).transpose();
+        let unchanged = identify
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .unwrap_or_default();
+        (unchanged, desired, base)
+    });
+    let (desired, base) = (desired?, base?);
+    let skipped = if include_noop { 0 } else { same.len() };
 
     let options = DiffOptions {
         applier: args.applier,
@@ -178,11 +208,12 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
             .namespace
             .clone()
             .or_else(|| live.as_ref().map(|_| "default".to_owned())),
-        include_noop: args.all,
+        include_noop,
         views: args.format != Format::Text,
         patch_view: args.format == Format::Json,
         // The risk pass reads the normalized sides.
         keep_state: true,
+        fingerprint_key: fingerprint_key_from_env(),
         ..DiffOptions::default()
     };
     let mut plan = diff(&DiffInput {
@@ -191,6 +222,7 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
         live: live.as_ref(),
         inventory: None,
         identical_skipped: skipped,
+        identical: &unchanged,
         options: &options,
     })?;
     // Risk flags (spec §5) over the diff, with the desired render and the snapshot as context.
@@ -214,7 +246,16 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
     let code = ExitCode::from(u8::from(plan.has_changes()));
     // The process ends right after this: freeing every object, value and string of a large
     // render one by one would only cost time (several percent of a 10,000-object diff).
-    std::mem::forget((plan, desired, base, live, desired_docs, base_docs));
+    std::mem::forget((
+        plan,
+        desired,
+        base,
+        live,
+        desired_docs,
+        base_docs,
+        unchanged,
+        same,
+    ));
     std::mem::forget((desired_files, base_files));
     Ok(code)
 }
@@ -231,7 +272,7 @@ mod tests {
             base: base.map(Path::to_owned),
             live: live.map(Path::to_owned),
             format: Format::Json,
-            applier: Applier::Flux,
+            applier: Some(Applier::Flux),
             namespace: None,
             no_prune: false,
             all: false,

@@ -346,7 +346,9 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         args.jobs.unwrap_or_else(thule_render::default_jobs),
         cancel.clone(),
     );
-    let mut pipeline = Pipeline::new(Arc::new(renderers)).with_cancel(cancel);
+    let mut pipeline = Pipeline::new(Arc::new(renderers))
+        .with_cancel(cancel)
+        .with_fingerprint_key(crate::cmd::diff::fingerprint_key_from_env());
     if let Some(readers) = live_readers(args, &checkouts.head)? {
         pipeline = pipeline.with_readers(readers);
     }

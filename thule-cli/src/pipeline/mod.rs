@@ -272,6 +272,7 @@ pub struct Pipeline {
     readers: Option<Arc<dyn ReaderFactory>>,
     progress: Arc<dyn Progress>,
     cancel: CancelToken,
+    fingerprint_key: Option<thule_diff::FingerprintKey>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -292,7 +293,16 @@ impl Pipeline {
             readers: None,
             progress: Arc::new(Silent),
             cancel: CancelToken::new(),
+            fingerprint_key: None,
         }
+    }
+
+    /// Show keyed fingerprints of changed Secret values under this key (spec §6.2 rule 4);
+    /// without one, none are shown.
+    #[must_use]
+    pub fn with_fingerprint_key(mut self, key: Option<thule_diff::FingerprintKey>) -> Self {
+        self.fingerprint_key = key;
+        self
     }
 
     /// Read live objects through `readers` (else the plan is intent-only: base render
@@ -356,6 +366,7 @@ impl Pipeline {
         let meta = report::RunMeta {
             head_sha: request.head_sha.clone(),
             base_sha: request.base_sha.clone(),
+            fingerprint_key: self.fingerprint_key.clone(),
         };
         let build = blocking("diff", move || report::build(&meta, &gathered));
         match self.until_cancelled(build).await {

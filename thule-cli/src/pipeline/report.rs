@@ -14,9 +14,10 @@
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
-use thule_diff::render::{TextStyle, markdown_object, text_object};
+use thule_diff::render::{TextStyle, appliers_line, markdown_object, text_object};
 use thule_diff::{
-    Action, DiffInput, DiffOptions, ObjectKey, ObjectPlan, Op, Plan, RiskContext, Severity, Summary,
+    Action, DiffInput, DiffOptions, FingerprintKey, ObjectKey, ObjectPlan, Op, Plan, RiskContext,
+    Severity, Summary, plain_noop,
 };
 
 use super::PipelineError;
@@ -143,6 +144,8 @@ pub struct RunMeta {
     pub head_sha: Option<String>,
     /// Base commit, if known.
     pub base_sha: Option<String>,
+    /// The operator's key for Secret value fingerprints (`THULE_FINGERPRINT_KEY`).
+    pub fingerprint_key: Option<FingerprintKey>,
 }
 
 /// Diff and assess every gathered project. Pure and synchronous (CPU-bound: the pipeline
@@ -219,6 +222,10 @@ pub fn build(meta: &RunMeta, gathered: &Gathered) -> Result<MrPlan, PipelineErro
                     ),
                     inject_labels: c.diff.owner_labels.clone(),
                     owner_labels: c.diff.owner_labels.clone(),
+                    // Every object, unchanged ones too: the JSON plan lists them all; the
+                    // markdown and text views leave plain no-ops out.
+                    include_noop: true,
+                    fingerprint_key: meta.fingerprint_key.clone(),
                     ..DiffOptions::default()
                 };
                 let input = DiffInput {
@@ -227,6 +234,7 @@ pub fn build(meta: &RunMeta, gathered: &Gathered) -> Result<MrPlan, PipelineErro
                     live,
                     inventory: inventory.as_deref(),
                     identical_skipped: 0,
+                    identical: &[],
                     options: &options,
                 };
                 let mut plan = thule_diff::diff(&input).map_err(|source| PipelineError::Diff {
@@ -298,6 +306,11 @@ pub fn json(plan: &MrPlan) -> String {
                 "reasons": p.reasons,
                 "notes": p.notes,
                 "disabledRules": p.disabled_rules,
+                "appliers": p.plan.iter().flat_map(|d| d.appliers.iter()).map(|a| json!({
+                    "applier": a.applier.name(),
+                    "source": a.source.as_str(),
+                    "objects": a.objects,
+                })).collect::<Vec<_>>(),
                 "objects": [],
                 "summary": summary_json(p.summary()),
             });
@@ -448,6 +461,9 @@ pub fn markdown_blocks(plan: &MrPlan) -> Vec<String> {
         if let Some(t) = &p.tool {
             let _ = writeln!(h, "- rendered with {}", md(t));
         }
+        if let Some(a) = p.plan.as_ref().and_then(|d| appliers_line(&d.appliers)) {
+            let _ = writeln!(h, "- applier: {}", md(&a));
+        }
         if let Some(r) = p.reasons.first() {
             let more = p.reasons.len() - 1;
             let _ = writeln!(
@@ -483,10 +499,11 @@ pub fn markdown_blocks(plan: &MrPlan) -> Vec<String> {
                 Action::Create => 2,
                 Action::Noop => 3,
             };
-            let mut objects: Vec<&ObjectPlan> = d.objects.iter().collect();
+            let mut objects: Vec<&ObjectPlan> =
+                d.objects.iter().filter(|o| !plain_noop(o)).collect();
             objects.sort_by_key(|o| rank(o.action));
             for o in objects {
-                blocks.push(markdown_object(o));
+                blocks.push(markdown_object(o, d.mixed_appliers()));
             }
         }
     }
@@ -572,8 +589,17 @@ pub fn text(plan: &MrPlan, colour: bool) -> String {
         for n in &p.notes {
             let _ = writeln!(out, "  note: {n}");
         }
-        for o in p.plan.iter().flat_map(|d| d.objects.iter()) {
-            out.push_str(&text_object(o, "  ", &|style, line| {
+        if let Some(a) = p.plan.as_ref().and_then(|d| appliers_line(&d.appliers)) {
+            let _ = writeln!(out, "  applier: {a}");
+        }
+        let mixed = p.plan.as_ref().is_some_and(Plan::mixed_appliers);
+        let shown = p
+            .plan
+            .iter()
+            .flat_map(|d| d.objects.iter())
+            .filter(|o| !plain_noop(o));
+        for o in shown {
+            out.push_str(&text_object(o, "  ", mixed, &|style, line| {
                 let code = match style {
                     TextStyle::Title(Action::Create) | TextStyle::Change(Op::Add) => "32",
                     TextStyle::Title(Action::Delete | Action::Replace)

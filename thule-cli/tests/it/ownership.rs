@@ -84,6 +84,7 @@ fn diff(base: &Value, live: &Value) -> thule_diff::Plan {
         live: Some(&live),
         inventory: None,
         identical_skipped: 0,
+        identical: &[],
         options: &options,
     })
     .unwrap()

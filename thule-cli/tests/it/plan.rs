@@ -153,6 +153,55 @@ fn the_example_shows_what_the_readme_promises() {
 }
 
 #[test]
+fn the_json_plan_lists_unchanged_objects_as_noop_and_names_the_applier() {
+    let plan = json_of(&thule(&with_format(QUICKSTART, "json")));
+    let d = digest(&plan);
+    // The example's three unchanged objects are listed, as no-ops without changes; the
+    // markdown comment still leaves them out (the snapshot).
+    for (project, kind, ns, name) in [
+        ("monitoring", "Namespace", "", "monitoring"),
+        ("shop-prod", "Service", "shop", "shop"),
+        ("shop-staging", "Service", "shop-staging", "staging-shop"),
+    ] {
+        let o = d
+            .get(&(project.into(), kind.into(), ns.into(), name.into()))
+            .unwrap_or_else(|| panic!("{project} {kind} {ns}/{name} missing from {d:#?}"));
+        assert_eq!((o.0.as_str(), &o.1, o.2.len()), ("noop", &Value::Null, 0));
+    }
+    // Every counted object is listed.
+    for p in plan["projects"].as_array().unwrap() {
+        let s = &p["summary"];
+        let counted: u64 = ["create", "patch", "delete", "replace", "noop"]
+            .iter()
+            .map(|k| s[k].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            p["objects"].as_array().unwrap().len() as u64,
+            counted,
+            "{}",
+            p["name"]
+        );
+        // The example's config names its applier.
+        assert_eq!(
+            p["appliers"],
+            serde_json::json!([{"applier": "flux", "source": "configured", "objects": counted}])
+        );
+        for o in p["objects"].as_array().unwrap() {
+            assert_eq!(
+                (&o["applier"], &o["applierInferred"]),
+                (&Value::from("flux"), &Value::from(false))
+            );
+        }
+    }
+    let md = stdout(&thule(QUICKSTART));
+    assert!(
+        !md.contains("Namespace monitoring NOOP"),
+        "plain no-ops stay out of markdown"
+    );
+    assert!(!stdout(&thule(&with_format(QUICKSTART, "text"))).contains("NOOP"));
+}
+
+#[test]
 fn every_format_is_deterministic() {
     for format in ["markdown", "json", "text"] {
         let args = with_format(QUICKSTART, format);

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::model::{
-    Applier, CONFIG_VERSION, ClusterSettings, Layer, ProjectFile, RenderMode, RepoFile, Settings,
+    CONFIG_VERSION, ClusterSettings, Layer, ProjectFile, RenderMode, RepoFile, Settings,
 };
 use super::resolved::{
     CommentConfig, DiffConfig, HelmConfig, PolicyConfig, ProjectConfig, RenderConfig,
@@ -664,7 +664,7 @@ pub fn resolve_project(
         },
         diff: DiffConfig {
             prune: diff.prune.unwrap_or(true),
-            applier: diff.applier.unwrap_or(Applier::Flux),
+            applier: diff.applier,
             ignore_fields: diff.ignore_fields.clone().unwrap_or_default(),
             ignore: diff.ignore.clone().unwrap_or_default(),
             owner_labels: diff.owner_labels.clone().unwrap_or_default(),

@@ -45,6 +45,8 @@ pub enum Applier {
     HelmSsa,
     /// Plain `kubectl apply` (client-side).
     Kubectl,
+    /// `kubectl apply --server-side`, manager `kubectl`.
+    KubectlSsa,
 }
 
 /// Helm options (render mode `helm`).
@@ -115,7 +117,9 @@ pub struct IgnoreRule {
 pub struct DiffSettings {
     /// Whether the applier prunes objects removed from git (default `true` for Flux).
     pub prune: Option<bool>,
-    /// Which applier reconciles this project (decides removal semantics).
+    /// Which applier reconciles this project (decides removal semantics). Unset: thule
+    /// infers it per object from the live object's managedFields and annotations (Flux
+    /// when there is no live object or no evidence).
     pub applier: Option<Applier>,
     /// Field paths to ignore, in thule's path syntax
     /// (`metadata.annotations["example.com/x"]`, `spec.replicas`).

@@ -67,8 +67,8 @@ pub struct HelmConfig {
 pub struct DiffConfig {
     /// Whether the applier prunes.
     pub prune: bool,
-    /// The applier.
-    pub applier: Applier,
+    /// The applier, when configured; `None`: inferred per object from live state.
+    pub applier: Option<Applier>,
     /// Ignored field paths.
     pub ignore_fields: Vec<String>,
     /// Scoped ignore rules.

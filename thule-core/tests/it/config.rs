@@ -141,7 +141,7 @@ fn layering_is_org_then_repo_then_project_then_mr() {
         "org default kept when repo is silent"
     );
     assert_eq!(bare.policy.profile, "strict", "org default kept");
-    assert_eq!(bare.diff.applier, Applier::Argocd, "org default kept");
+    assert_eq!(bare.diff.applier, Some(Applier::Argocd), "org default kept");
     assert_eq!(bare.comment.max_resource_details, 40, "repo default");
     assert_eq!(bare.name, "apps/bare", "name defaults to the directory");
     assert!(bare.diff.prune);

@@ -3,16 +3,19 @@
 
 use serde_json::Value;
 use thule_core::ObjectKey;
+use thule_core::config::Applier;
 
 use super::options::DiffOptions;
 use crate::merge::{RawChange, additions};
-use crate::plan::{Action, ChangeOrigin, Detail, ObjectState};
+use crate::plan::{Action, ApplierSource, ChangeOrigin, Detail, ObjectState};
 use crate::schema::Kind;
 
 /// An object's plan before rendering: raw changes, unredacted.
 pub(super) struct Draft {
     pub(super) key: ObjectKey,
     pub(super) api_version: String,
+    pub(super) applier: Applier,
+    pub(super) applier_source: ApplierSource,
     pub(super) action: Action,
     pub(super) detail: Option<Detail>,
     pub(super) origin: ChangeOrigin,
@@ -25,6 +28,8 @@ pub(super) struct Draft {
     pub(super) views: bool,
     /// The before side is live state (else the base render).
     pub(super) state_live: bool,
+    /// The values are ciphertext (SOPS): no fingerprints.
+    pub(super) encrypted: bool,
     pub(super) state: ObjectState,
 }
 

@@ -7,6 +7,7 @@ use thule_core::object::builtin_cluster_scoped;
 use thule_core::{Manifest, ObjectKey};
 
 use super::options::{DiffInput, DiffOptions};
+use crate::input::Unchanged;
 use crate::path::Path;
 
 /// A diff's inputs, indexed by resolved key.
@@ -17,6 +18,9 @@ pub(super) struct Indexed<'a> {
     pub(super) base: Entries<'a>,
     /// `D1` by key.
     pub(super) desired: Entries<'a>,
+    /// Objects byte-identical in both renders, not parsed, by resolved key, in canonical
+    /// order; keys a parsed render also holds are left to it.
+    pub(super) unchanged: Vec<Quiet<'a>>,
     /// [`DiffOptions::ignore_paths`], parsed.
     pub(super) ignore_paths: Vec<Path>,
 }
@@ -27,16 +31,59 @@ impl<'a> Indexed<'a> {
         let opts = input.options;
         let base = input.base.unwrap_or(&[]);
         let scopes = Scopes::new(&[base, input.desired], opts);
+        let base = scopes.group(base, opts);
+        let desired = scopes.group(input.desired, opts);
+        // Sorted in place with the rank computed once per key and the input position as
+        // the last criterion (a duplicate keeps its first document, deterministically): a
+        // render of many objects makes this a large list, copied as little as possible.
+        let mut unchanged = Vec::with_capacity(input.identical.len());
+        unchanged.extend(
+            input
+                .identical
+                .iter()
+                .enumerate()
+                .map(|(index, u)| {
+                    let key = scopes.resolve(&u.key, opts).0;
+                    Quiet {
+                        rank: key.kind_rank(),
+                        index,
+                        key,
+                        unchanged: u,
+                    }
+                })
+                .filter(|q| !base.contains_key(&q.key) && !desired.contains_key(&q.key)),
+        );
+        unchanged.sort_unstable_by(|a, b| {
+            (
+                a.rank,
+                &a.key.group,
+                &a.key.kind,
+                &a.key.namespace,
+                &a.key.name,
+                a.index,
+            )
+                .cmp(&(
+                    b.rank,
+                    &b.key.group,
+                    &b.key.kind,
+                    &b.key.namespace,
+                    &b.key.name,
+                    b.index,
+                ))
+        });
+        unchanged.dedup_by(|a, b| a.key == b.key);
         Self {
-            base: scopes.group(base, opts),
-            desired: scopes.group(input.desired, opts),
+            base,
+            desired,
+            unchanged,
             input,
             scopes,
             ignore_paths,
         }
     }
 
-    /// Every key of both renders and the inventory, once each, in canonical order (§8.1).
+    /// Every key of both parsed renders and the inventory, once each, in canonical order
+    /// (§8.1); the unparsed unchanged objects are apart ([`Indexed::unchanged`]).
     pub(super) fn canonical_keys(&self) -> Vec<ObjectKey> {
         let mut keys: Vec<ObjectKey> = self
             .base
@@ -45,20 +92,71 @@ impl<'a> Indexed<'a> {
             .cloned()
             .collect();
         if let Some(inv) = self.input.inventory {
-            keys.extend(inv.iter().cloned());
+            keys.extend(inv.iter().filter(|k| !self.is_unchanged(k)).cloned());
         }
-        // The rank is computed once per key, not per comparison.
-        keys.sort_by_cached_key(|k| {
-            (
-                k.kind_rank(),
-                k.group.clone(),
-                k.kind.clone(),
-                k.namespace.clone(),
-                k.name.clone(),
-            )
-        });
+        let mut keys = canonical_order(keys, |k| k);
         keys.dedup();
         keys
+    }
+
+    /// Whether the key is one of the unparsed unchanged objects.
+    fn is_unchanged(&self, key: &ObjectKey) -> bool {
+        self.unchanged.binary_search_by(|q| q.key.cmp(key)).is_ok()
+    }
+}
+
+/// An unparsed byte-identical object: its resolved key, that key's kind rank and its
+/// position in the caller's list.
+pub(super) struct Quiet<'a> {
+    rank: u8,
+    index: usize,
+    pub(super) key: ObjectKey,
+    pub(super) unchanged: &'a Unchanged,
+}
+
+/// `items` sorted by their keys in canonical order (§8.1, [`ObjectKey`]'s `Ord`). Each
+/// key's kind rank is computed once, not per comparison, and no string is copied.
+fn canonical_order<T>(items: Vec<T>, key: impl Fn(&T) -> &ObjectKey) -> Vec<T> {
+    let mut ranked: Vec<(u8, T)> = items
+        .into_iter()
+        .map(|t| (key(&t).kind_rank(), t))
+        .collect();
+    ranked.sort_by(|(ra, a), (rb, b)| {
+        let (a, b) = (key(a), key(b));
+        (ra, &a.group, &a.kind, &a.namespace, &a.name).cmp(&(
+            rb,
+            &b.group,
+            &b.kind,
+            &b.namespace,
+            &b.name,
+        ))
+    });
+    ranked.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Merge two lists that are each in canonical key order (§8.1, [`ObjectKey`]'s `Ord`) into
+/// one, making the items of the second only as they are placed (into one allocation).
+pub(super) fn merge_canonical<T, U>(
+    a: Vec<T>,
+    b: Vec<U>,
+    key_a: impl Fn(&T) -> &ObjectKey,
+    key_b: impl Fn(&U) -> &ObjectKey,
+    make: impl Fn(U) -> T,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => key_a(x) <= key_b(y),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        if take_a {
+            out.extend(a.next());
+        } else {
+            out.extend(b.next().map(&make));
+        }
     }
 }
 

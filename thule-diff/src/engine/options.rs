@@ -10,8 +10,10 @@ use thule_core::{Manifest, ObjectKey};
 /// Options of one diff.
 #[derive(Clone, Debug)]
 pub struct DiffOptions {
-    /// Which applier reconciles the objects (decides removal semantics, §2.3).
-    pub applier: Applier,
+    /// Which applier reconciles the objects (decides removal semantics, §2.3). `None`: per
+    /// object, the applier [`thule_core::ownership::infer_applier`] reads from the live
+    /// object's managedFields and annotations, else Flux (objects without live state too).
+    pub applier: Option<Applier>,
     /// Override the applier's field manager name (`kustomize-controller`, …).
     pub field_manager: Option<String>,
     /// Whether the applier prunes objects removed from desired (else they are orphans).
@@ -49,12 +51,40 @@ pub struct DiffOptions {
     /// Threads for the per-object passes of large inputs: 0 = one per available core, 1 =
     /// only the calling thread. The plan is the same whatever the count.
     pub threads: usize,
+    /// The operator's key for Secret value fingerprints (spec §6.2 rule 4): with one, each
+    /// changed Secret key shows a short keyed HMAC-SHA256 of its old and new value, so
+    /// reviewers see when values are equal; without one, no fingerprint is shown.
+    pub fingerprint_key: Option<FingerprintKey>,
+}
+
+/// The key of Secret value fingerprints. Its bytes never appear in any output, `Debug`
+/// included.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FingerprintKey(Vec<u8>);
+
+impl FingerprintKey {
+    /// A key from its bytes (the operator's `THULE_FINGERPRINT_KEY`); `None` when empty.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Option<Self> {
+        let bytes = bytes.into();
+        (!bytes.is_empty()).then_some(Self(bytes))
+    }
+
+    /// The key's bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for FingerprintKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FingerprintKey(..)")
+    }
 }
 
 impl Default for DiffOptions {
     fn default() -> Self {
         Self {
-            applier: Applier::Flux,
+            applier: None,
             field_manager: None,
             prune: true,
             ignore: Vec::new(),
@@ -70,6 +100,7 @@ impl Default for DiffOptions {
             patch_view: true,
             keep_state: true,
             threads: 0,
+            fingerprint_key: None,
         }
     }
 }
@@ -86,9 +117,13 @@ pub struct DiffInput<'a> {
     pub live: Option<&'a BTreeMap<ObjectKey, LiveOutcome>>,
     /// Keys the applier's inventory says it applied (deletion candidates beyond `D0`).
     pub inventory: Option<&'a [ObjectKey]>,
-    /// Objects the caller matched byte-for-byte between base and desired and did not parse;
-    /// counted as no-ops.
+    /// Documents the caller matched byte-for-byte between base and desired and did not
+    /// parse, when only their number is wanted: counted as no-ops.
     pub identical_skipped: usize,
+    /// Objects of documents the caller matched byte-for-byte and identified without parsing
+    /// ([`crate::input::identify_unchanged`]): no-ops, listed as such when no-ops are
+    /// listed ([`DiffOptions::include_noop`]).
+    pub identical: &'a [crate::input::Unchanged],
     /// Options.
     pub options: &'a DiffOptions,
 }

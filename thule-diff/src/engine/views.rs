@@ -3,13 +3,16 @@
 //! (pass 2).
 
 use serde_json::Value;
+use thule_core::ObjectKey;
+use thule_core::config::Applier;
 
 use super::draft::Draft;
-use super::options::DiffOptions;
+use super::options::{DiffOptions, FingerprintKey};
+use crate::input::Unchanged;
 use crate::mask;
 use crate::merge::{self, RawChange, RawOp, sort_lists};
 use crate::path::{Seg, display};
-use crate::plan::{Change, ChangeOrigin, ObjectPlan, Op};
+use crate::plan::{Action, ApplierSource, Change, ChangeOrigin, Fingerprint, ObjectPlan, Op};
 use crate::redact::{self, Redactor};
 use crate::schema::{self, Kind, ListType};
 use crate::yamlout::to_yaml;
@@ -21,10 +24,19 @@ pub(super) struct Masked {
 }
 
 /// Mask a listed draft's documents and changes; the masked values join the taint set.
-pub(super) fn mask_draft(mut d: Draft, redactor: &mut Redactor) -> Masked {
+pub(super) fn mask_draft(mut d: Draft, redactor: &mut Redactor, opts: &DiffOptions) -> Masked {
     let kind_owned = (d.key.group.clone(), d.key.kind.clone());
     let kind = Kind::new(&kind_owned.0, &kind_owned.1);
     let mut seen = Vec::new();
+    if d.action == Action::Noop && d.detail.is_none() && d.changes.is_empty() {
+        // A plain no-op has no views to show: its two sides are equal.
+        d.before_doc = None;
+        d.after_doc = None;
+    }
+    let fp_key = opts
+        .fingerprint_key
+        .as_ref()
+        .filter(|_| !d.encrypted && kind.group.is_empty() && kind.kind == "Secret");
     // Documents for the text diff and patch view: list-sorted, sensitive values masked.
     let mut before = d.before_doc.take();
     let mut after = d.after_doc.take();
@@ -45,7 +57,12 @@ pub(super) fn mask_draft(mut d: Draft, redactor: &mut Redactor) -> Masked {
     let docs = (before.as_ref(), after.as_ref());
     let changes = raw_changes
         .into_iter()
-        .map(|change| mask_change(kind, change, docs, &mut seen))
+        .map(|change| {
+            let fingerprint = fp_key.and_then(|k| fingerprint(k, &change.0));
+            let mut c = mask_change(kind, change, docs, &mut seen);
+            c.fingerprint = fingerprint.filter(|_| c.sensitive);
+            c
+        })
         .collect();
     for s in seen {
         redactor.add(&s);
@@ -100,8 +117,40 @@ fn mask_change(
         sensitive: leaf_sensitive,
         pointer,
         note,
+        fingerprint: None,
         keyed: rc.path,
     }
+}
+
+/// The fingerprint of a value of a Secret's `data` (spec §6.2 rule 4): the first 4 bytes,
+/// in hex, of HMAC-SHA256 under the operator's key of `thule/fp/v1`, a zero byte and the
+/// decoded value. Deliberately not bound to the object or key (unlike the spec's sketch):
+/// reviewers use it to see that two keys, or two Secrets, now hold the same value. The key
+/// is what keeps it from being checked against guesses; operators who do not want
+/// environments compared use a key per environment.
+fn value_fingerprint(key: &FingerprintKey, value: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key.bytes()) else {
+        return String::new();
+    };
+    mac.update(b"thule/fp/v1\0");
+    mac.update(value);
+    hex::encode(&mac.finalize().into_bytes()[..4])
+}
+
+/// Fingerprints of a change to one key of a Secret's `data` (after normalization every
+/// value there is base64 of the bytes the API server stores).
+fn fingerprint(key: &FingerprintKey, rc: &RawChange) -> Option<Fingerprint> {
+    let data_key = matches!(rc.path.as_slice(), [Seg::Field(f), Seg::Field(_)] if f == "data");
+    if !data_key {
+        return None;
+    }
+    let fp = |v: Option<&Value>| -> Option<String> {
+        let bytes = crate::normalize::decode_base64(v?.as_str()?)?;
+        Some(value_fingerprint(key, &bytes))
+    };
+    let (before, after) = (fp(rc.before.as_ref()), fp(rc.after.as_ref()));
+    (before.is_some() || after.is_some()).then_some(Fingerprint { before, after })
 }
 
 /// The RFC 6901 pointer of a keyed path in a (list-sorted) document; as far as it exists.
@@ -171,6 +220,39 @@ fn patch_view(before: Option<&Value>, after: Option<&Value>) -> Vec<Value> {
     }
 }
 
+/// The plan entry of an object whose document is byte-identical in both renders and was
+/// never parsed: a plain no-op.
+pub(super) fn unchanged_object(
+    key: ObjectKey,
+    u: &Unchanged,
+    (applier, applier_source): (Applier, ApplierSource),
+    redactor: &Redactor,
+) -> ObjectPlan {
+    let (mut name, mut source) = (key.name.clone(), u.source.clone());
+    redactor.scrub_in_place(&mut name);
+    redactor.scrub_in_place(&mut source);
+    ObjectPlan {
+        api_version: u.api_version.clone(),
+        applier,
+        applier_source,
+        kind: key.kind.clone(),
+        group: key.group.clone(),
+        namespace: key.namespace.clone(),
+        name,
+        action: Action::Noop,
+        detail: None,
+        origin: ChangeOrigin::Mr,
+        source: Some(source),
+        changes: Vec::new(),
+        risks: Vec::new(),
+        notes: Vec::new(),
+        text_diff: String::new(),
+        json_patch: Vec::new(),
+        key,
+        state: None,
+    }
+}
+
 /// The plan entry: views rendered, every text scrubbed with the complete taint set.
 pub(super) fn render_object(m: Masked, redactor: &Redactor, opts: &DiffOptions) -> ObjectPlan {
     let Masked {
@@ -207,6 +289,8 @@ pub(super) fn render_object(m: Masked, redactor: &Redactor, opts: &DiffOptions) 
     let state = opts.keep_state.then(|| Box::new(d.state));
     ObjectPlan {
         api_version: d.api_version,
+        applier: d.applier,
+        applier_source: d.applier_source,
         kind: d.key.kind.clone(),
         group: d.key.group.clone(),
         namespace: d.key.namespace.clone(),

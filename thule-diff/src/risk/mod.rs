@@ -340,13 +340,27 @@ impl Overrides {
 pub fn assess(plan: &mut Plan, ctx: &RiskContext<'_>) -> RiskReport {
     let overrides = Overrides::new(&ctx.rules);
     let world = world::World::build(plan, ctx);
-    // Objects are evaluated independently; many of them are spread over the cores.
-    let threads = crate::par::threads_for(0, plan.objects.len(), 64);
-    let (outcomes, _): (Vec<Outcome>, _) = crate::par::map_with(
-        plan.objects.iter().collect(),
+    // Objects are evaluated independently; many of them are spread over the cores. No-ops
+    // the engine kept nothing of (unparsed identical documents) have nothing to flag.
+    let nothing_to_check = |o: &ObjectPlan| {
+        o.action == Action::Noop
+            && o.detail.is_none()
+            && o.state.is_none()
+            && !world.renames.contains_key(&o.key)
+            && !world.moves.contains_key(&o.key)
+    };
+    let work: Vec<(usize, &ObjectPlan)> = plan
+        .objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| !nothing_to_check(o))
+        .collect();
+    let threads = crate::par::threads_for(0, work.len(), 64);
+    let (outcomes, _): (Vec<(usize, Outcome)>, _) = crate::par::map_with(
+        work,
         threads,
         || (),
-        |(), o| evaluate(&View::new(o), &world, ctx),
+        |(), (i, o)| (i, evaluate(&View::new(o), &world, ctx)),
     );
     let mut report = RiskReport {
         disabled: overrides.disabled.iter().cloned().collect(),
@@ -359,8 +373,11 @@ pub fn assess(plan: &mut Plan, ctx: &RiskContext<'_>) -> RiskReport {
         redactor,
         ..
     } = plan;
-    for (o, out) in objects.iter_mut().zip(outcomes) {
+    for o in objects.iter_mut() {
         o.risks.clear();
+    }
+    for (i, out) in outcomes {
+        let o = &mut objects[i];
         if let Some(a) = out.action
             && a != o.action
         {

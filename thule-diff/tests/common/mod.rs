@@ -42,7 +42,7 @@ pub enum Live {
 /// Options for a test context of spec §9.
 pub fn ctx(applier: Applier) -> DiffOptions {
     DiffOptions {
-        applier,
+        applier: Some(applier),
         default_namespace: Some("shop".into()),
         ..DiffOptions::default()
     }
@@ -133,6 +133,7 @@ pub fn run_many(
         live: live_map.as_ref(),
         inventory: None,
         identical_skipped: 0,
+        identical: &[],
         options: opts,
     })
     .expect("diff runs")

@@ -7,6 +7,7 @@
 //! hooks, removal) are in `rules`, the ignore rules in `ignore`, the predicted live object
 //! and the change origins in `predict`.
 
+mod encrypted;
 mod ignore;
 mod predict;
 mod rules;
@@ -14,6 +15,7 @@ mod rules;
 use serde_json::Value;
 use thule_core::cluster::LiveOutcome;
 use thule_core::config::Applier;
+use thule_core::ownership::{self, Place};
 use thule_core::{Manifest, ObjectKey};
 
 use super::draft::Draft;
@@ -21,7 +23,7 @@ use super::keys::Indexed;
 use super::options::{DiffInput, DiffOptions};
 use crate::merge::{compare, sem_eq};
 use crate::normalize::{NormalizeContext, Normalized, Side, normalize};
-use crate::plan::{Action, ApplyMode, ChangeOrigin, Detail, ObjectState};
+use crate::plan::{Action, ApplierSource, ApplyMode, ChangeOrigin, Detail, ObjectState};
 use crate::redact::Redactor;
 use crate::schema::Kind;
 
@@ -43,6 +45,11 @@ struct Inputs<'a> {
     live_raw: Option<&'a Value>,
     /// The object's `apiVersion`: desired, else base, else live.
     api_version: String,
+    /// The applier whose semantics decide the object: configured, else inferred from the
+    /// live object, else Flux.
+    applier: Applier,
+    /// Where [`Inputs::applier`] came from.
+    applier_source: ApplierSource,
     ctx: NormalizeContext,
     /// No cluster, and base and desired hold the same single object: it normalizes to the
     /// same value, so it is normalized once and is a no-op.
@@ -85,6 +92,10 @@ pub(super) fn plan_key(key: &ObjectKey, indexed: &Indexed<'_>, redactor: &mut Re
         return draft;
     }
     let mut sides = normalized.into_values();
+    if inputs.desired.is_some() && encrypted::sops(&inputs) {
+        return encrypted::sops_by_ciphertext(&inputs, sides, draft);
+    }
+    keep_stamps(&mut sides);
     ignore::apply(&inputs, &mut sides);
     note_api_version(&inputs, &mut draft);
     if inputs.hook {
@@ -95,6 +106,18 @@ pub(super) fn plan_key(key: &ObjectKey, indexed: &Indexed<'_>, redactor: &mut Re
     }
     decide_action(&inputs, &sides, &mut draft);
     finish(&inputs, sides, draft)
+}
+
+/// The applier of an object: the configured one, else the one the live object names, else
+/// Flux.
+fn applier_of(opts: &DiffOptions, live_raw: Option<&Value>) -> (Applier, ApplierSource) {
+    if let Some(a) = opts.applier {
+        return (a, ApplierSource::Configured);
+    }
+    match live_raw.and_then(ownership::infer_applier) {
+        Some(a) => (a, ApplierSource::Inferred),
+        None => (Applier::Flux, ApplierSource::Default),
+    }
 }
 
 /// Step 1: the key's manifests, live read, `apiVersion` and normalization context.
@@ -123,6 +146,7 @@ fn resolve<'a>(key: &'a ObjectKey, indexed: &'a Indexed<'a>) -> Inputs<'a> {
         && e0.is_some_and(|e| e.manifests.len() == 1)
         && e1.is_some_and(|e| e.manifests.len() == 1)
         && m0.zip(m1).is_some_and(|(a, b)| a.object == b.object);
+    let (applier, applier_source) = applier_of(opts, live_raw);
     Inputs {
         key,
         kind: Kind::new(&key.group, &key.kind),
@@ -134,7 +158,9 @@ fn resolve<'a>(key: &'a ObjectKey, indexed: &'a Indexed<'a>) -> Inputs<'a> {
         outcome,
         live_raw,
         api_version,
-        ctx: norm_ctx(key, cluster_scoped, opts),
+        applier,
+        applier_source,
+        ctx: norm_ctx(key, cluster_scoped, opts, applier),
         same_render,
         hook: m1.is_some_and(|m| rules::is_hook(&m.object)),
     }
@@ -145,10 +171,15 @@ fn live_outcome<'a>(input: &DiffInput<'a>, key: &ObjectKey) -> Option<&'a LiveOu
     input.live.map(|l| l.get(key).unwrap_or(ABSENT))
 }
 
-fn norm_ctx(key: &ObjectKey, cluster_scoped: bool, opts: &DiffOptions) -> NormalizeContext {
+fn norm_ctx(
+    key: &ObjectKey,
+    cluster_scoped: bool,
+    opts: &DiffOptions,
+    applier: Applier,
+) -> NormalizeContext {
     let mut strip_annotations = Vec::new();
     let mut strip_labels = Vec::new();
-    if opts.applier == Applier::Flux {
+    if applier == Applier::Flux {
         strip_annotations.extend(
             [
                 "kustomize.toolkit.fluxcd.io/checksum",
@@ -182,6 +213,8 @@ fn empty_draft(inputs: &Inputs<'_>) -> Draft {
     Draft {
         key: inputs.key.clone(),
         api_version: inputs.api_version.clone(),
+        applier: inputs.applier,
+        applier_source: inputs.applier_source,
         action: Action::Noop,
         detail: None,
         origin: ChangeOrigin::Mr,
@@ -192,6 +225,7 @@ fn empty_draft(inputs: &Inputs<'_>) -> Draft {
         after_doc: None,
         views: opts.views,
         state_live: inputs.live_raw.is_some(),
+        encrypted: false,
         state: ObjectState {
             base: None,
             desired: None,
@@ -232,14 +266,6 @@ fn normalize_sides(
     }
 }
 
-/// Whether the applier writes with server-side apply (whatever the object says).
-fn server_side_applier(applier: Applier) -> bool {
-    matches!(
-        applier,
-        Applier::Flux | Applier::ArgocdSsa | Applier::HelmSsa
-    )
-}
-
 /// Step 4: is the object excluded from the decision? The desired render holds it more than
 /// once, the applier skips it, or the applier would reject it as invalid.
 fn excluded(inputs: &Inputs<'_>, desired: Option<&Normalized>, draft: &mut Draft) -> bool {
@@ -260,7 +286,7 @@ fn excluded(inputs: &Inputs<'_>, desired: Option<&Normalized>, draft: &mut Draft
         return true;
     }
     let mut invalid = n1.invalid.clone();
-    if server_side_applier(inputs.opts.applier) {
+    if inputs.applier.server_side() {
         invalid.extend(n1.duplicate_keys.iter().cloned());
     } else {
         draft
@@ -273,6 +299,32 @@ fn excluded(inputs: &Inputs<'_>, desired: Option<&Normalized>, draft: &mut Draft
     draft.detail = Some(Detail::Invalid);
     draft.notes.extend(invalid);
     true
+}
+
+/// What appliers stamp is never a change (spec §3.3): the stamps live carries that a render
+/// lacks ([`ownership::absent_stamps`]) are added to that render with live's value, so
+/// neither the merge nor the removal set touches them. A stamp the render sets itself is
+/// the render's, and its change shows.
+fn keep_stamps(sides: &mut Sides<Value>) {
+    let Some(live) = &sides.live else {
+        return;
+    };
+    for render in [&mut sides.base, &mut sides.desired].into_iter().flatten() {
+        for (place, key, value) in ownership::absent_stamps(render, live) {
+            let field = match place {
+                Place::Label => "labels",
+                Place::Annotation => "annotations",
+            };
+            if let Some(meta) = render.get_mut("metadata").and_then(Value::as_object_mut) {
+                let map = meta
+                    .entry(field)
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                if let Value::Object(m) = map {
+                    m.insert(key.to_owned(), Value::String(value.to_owned()));
+                }
+            }
+        }
+    }
 }
 
 /// Step 5: a live object served at another `apiVersion` is the same object.
@@ -422,6 +474,13 @@ fn finish(inputs: &Inputs<'_>, mut sides: Sides<Value>, mut draft: Draft) -> Dra
         } else {
             draft.detail = Some(Detail::Hook);
         }
+    }
+    if draft
+        .changes
+        .iter()
+        .any(|(c, _, _)| encrypted::sealed_change(inputs.kind, &c.path))
+    {
+        draft.notes.push(encrypted::SEALED_NOTE.to_owned());
     }
     draft.notes.sort();
     draft.notes.dedup();

@@ -7,9 +7,8 @@ use serde_json::Value;
 use thule_core::config::Applier;
 use thule_core::ownership::{self, ARGO_SYNC_OPTIONS};
 
-use super::{Inputs, server_side_applier};
+use super::Inputs;
 use crate::engine::draft::Draft;
-use crate::engine::options::DiffOptions;
 use crate::fields::{FieldSet, Removals, removals};
 use crate::merge::{
     RawChange, apply_discriminators, compare, covers, field_names, get_path, merge, remove_path,
@@ -21,7 +20,7 @@ use crate::plan::{Action, ApplyMode, ChangeOrigin, Detail};
 use crate::schema::Kind;
 
 /// The client-side apply record.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+const LAST_APPLIED: &str = ownership::LAST_APPLIED;
 
 /// Managers' field sets from a live object's managedFields.
 struct Managed {
@@ -58,18 +57,18 @@ impl Computed {
 }
 
 /// The field manager the applier writes with (the option overrides the applier's own).
-fn manager_of(opts: &DiffOptions) -> String {
-    match &opts.field_manager {
+fn manager_of(inputs: &Inputs<'_>) -> String {
+    match &inputs.opts.field_manager {
         Some(m) => m.clone(),
-        None => opts.applier.field_manager().to_owned(),
+        None => inputs.applier.field_manager().to_owned(),
     }
 }
 
 /// Whether this object is applied server-side: by the applier, or by Argo CD's per-object
 /// `ServerSideApply=true` sync option.
-fn server_side(opts: &DiffOptions, n1: &Value) -> bool {
-    server_side_applier(opts.applier)
-        || (matches!(opts.applier, Applier::Argocd)
+fn server_side(applier: Applier, n1: &Value) -> bool {
+    applier.server_side()
+        || (matches!(applier, Applier::Argocd)
             && ownership::annotation(n1, ARGO_SYNC_OPTIONS)
                 .is_some_and(|o| o.contains("ServerSideApply=true")))
 }
@@ -156,15 +155,14 @@ fn baseline(
     notes: &mut Vec<String>,
 ) -> (FieldSet, Option<FieldSet>, ApplyMode) {
     let kind = inputs.kind;
-    let opts = inputs.opts;
-    let manager = manager_of(opts);
+    let manager = manager_of(inputs);
     match live_raw {
         None => (base_fields(kind, n0), None, ApplyMode::Intent),
-        Some(raw) if server_side(opts, n1) => {
+        Some(raw) if server_side(inputs.applier, n1) => {
             let (owned, others) = ssa_fields(inputs, n0, raw, &manager, notes);
             (owned, others, ApplyMode::Ssa(manager))
         }
-        Some(raw) if !matches!(opts.applier, Applier::Helm) => {
+        Some(raw) if !matches!(inputs.applier, Applier::Helm) => {
             let owned = csa_fields(inputs, n0, raw, notes);
             (owned, None, ApplyMode::Csa(manager))
         }
