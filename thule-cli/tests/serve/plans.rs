@@ -50,6 +50,36 @@ fn tools() -> std::path::PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin"))
 }
 
+/// The service with the real runner against `fake`, cloning from `clones`, rendering with the
+/// tools in `tools`; its data directory lives as long as the returned guard.
+async fn serve(
+    fake: &FakeGitHub,
+    clones: &Path,
+    tools: &Path,
+) -> (tempfile::TempDir, crate::support::Running) {
+    let (rest, graphql) = fake.urls();
+    let data = tempfile::tempdir().unwrap();
+    let settings = settings_with(
+        data.path(),
+        &[
+            ("THULE_GITHUB_API_URL", &rest),
+            ("THULE_GITHUB_GRAPHQL_URL", &graphql),
+            ("THULE_GITHUB_TOKEN", TOKEN),
+        ],
+    );
+    let runner = PipelineRunner::new(
+        settings.providers.clone(),
+        &settings.data_dir,
+        1 << 30,
+        thule_render::Toolchain::from_dir(tools),
+        None,
+    )
+    .unwrap()
+    .with_local_clones(clones.to_path_buf(), &settings.data_dir)
+    .unwrap();
+    (data, start(settings, Arc::new(runner)).await)
+}
+
 /// Wait until `done` holds (bounded).
 async fn until(what: &str, mut done: impl FnMut() -> bool) {
     let give_up = Instant::now() + Duration::from_secs(60);
@@ -98,27 +128,7 @@ async fn merge_requests_are_planned_published_superseded_and_commands_checked() 
         git(&repo, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
 
         let fake = FakeGitHub::start(&head, &base).await;
-        let (rest, graphql) = fake.urls();
-        let data = tempfile::tempdir().unwrap();
-        let settings = settings_with(
-            data.path(),
-            &[
-                ("THULE_GITHUB_API_URL", &rest),
-                ("THULE_GITHUB_GRAPHQL_URL", &graphql),
-                ("THULE_GITHUB_TOKEN", TOKEN),
-            ],
-        );
-        let runner = PipelineRunner::new(
-            settings.providers.clone(),
-            &settings.data_dir,
-            1 << 30,
-            thule_render::Toolchain::from_dir(&tools()),
-            None,
-        )
-        .unwrap()
-        .with_local_clones(clones.path().to_path_buf(), &settings.data_dir)
-        .unwrap();
-        let running = start(settings, Arc::new(runner)).await;
+        let (_data, running) = serve(&fake, clones.path(), &tools()).await;
 
         // Opened: one plan comment, then a final status on the head.
         let body = github_pull("opened", OWNER_REPO, PR, &head, OWNER_REPO);
@@ -263,27 +273,7 @@ async fn a_newer_head_cancels_the_run_rendering_an_older_one() {
         let tools_dir = tempfile::tempdir().unwrap();
         let pid_file = hanging_helm(tools_dir.path());
         let fake = FakeGitHub::start(&head1, &base).await;
-        let (rest, graphql) = fake.urls();
-        let data = tempfile::tempdir().unwrap();
-        let settings = settings_with(
-            data.path(),
-            &[
-                ("THULE_GITHUB_API_URL", &rest),
-                ("THULE_GITHUB_GRAPHQL_URL", &graphql),
-                ("THULE_GITHUB_TOKEN", TOKEN),
-            ],
-        );
-        let runner = PipelineRunner::new(
-            settings.providers.clone(),
-            &settings.data_dir,
-            1 << 30,
-            thule_render::Toolchain::from_dir(tools_dir.path()),
-            None,
-        )
-        .unwrap()
-        .with_local_clones(clones.path().to_path_buf(), &settings.data_dir)
-        .unwrap();
-        let running = start(settings, Arc::new(runner)).await;
+        let (_data, running) = serve(&fake, clones.path(), tools_dir.path()).await;
 
         let body = github_pull("opened", OWNER_REPO, PR, &head1, OWNER_REPO);
         assert_eq!(running.deliver(&github_headers("pull_request", "s-1", &body, SECRET), &body).await.0, 202);
