@@ -3,6 +3,7 @@
 //! differ after the same normalization). Pure functions over text; reading files is the
 //! caller's job.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -247,15 +248,47 @@ fn skip_identical_digested<'a>(
 }
 
 /// An object whose document is byte-identical in base and desired: a no-op, known by its
-/// identity alone.
+/// identity alone, borrowed from the document's text where it can be.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Unchanged {
-    /// Identity, as [`Manifest::from_value`] gives it (namespace unresolved).
-    pub key: ObjectKey,
+pub struct Unchanged<'a> {
     /// `apiVersion`.
-    pub api_version: String,
-    /// `file:line` of the desired document, as a parse would give it.
-    pub source: String,
+    pub api_version: Cow<'a, str>,
+    /// `kind`.
+    pub kind: Cow<'a, str>,
+    /// `metadata.namespace` as written (`""` when absent; not resolved).
+    pub namespace: Cow<'a, str>,
+    /// `metadata.name`.
+    pub name: Cow<'a, str>,
+    /// The file of the desired document.
+    pub file: &'a str,
+    /// The line the object starts on, as a parse gives it.
+    pub line: usize,
+}
+
+impl Unchanged<'_> {
+    /// The identity, as [`Manifest::from_value`] gives it (namespace unresolved).
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey::from_api_version(&self.api_version, &self.kind, &self.namespace, &self.name)
+    }
+
+    /// `file:line`, as a parsed manifest's origin reads.
+    pub fn source(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+}
+
+impl<'a> Unchanged<'a> {
+    /// The identity of a parsed manifest of a document of `file`.
+    fn of_manifest(m: Manifest, file: &'a str) -> Self {
+        Unchanged {
+            api_version: Cow::Owned(m.api_version),
+            kind: Cow::Owned(m.key.kind),
+            namespace: Cow::Owned(m.key.namespace),
+            name: Cow::Owned(m.key.name),
+            file,
+            line: m.origin.line,
+        }
+    }
 }
 
 /// The objects of documents matched by [`skip_identical`], without parsing them: the
@@ -263,18 +296,14 @@ pub struct Unchanged {
 /// `name` and `namespace` lines of its `metadata` block. A document written any other way
 /// (flow style, anchors, merge keys, a `List`, a value that is not a plain string) is
 /// parsed instead; one that does not parse, or holds no object, contributes nothing.
-pub fn identify_unchanged(docs: &[RawDoc<'_>]) -> Vec<Unchanged> {
+pub fn identify_unchanged<'a>(docs: &[RawDoc<'a>]) -> Vec<Unchanged<'a>> {
     let opts = ParseOptions::default();
     let mut out = Vec::with_capacity(docs.len());
     for d in docs {
         if let Some(u) = scan_identity(d) {
             out.push(u);
         } else if let Ok(ms) = parse_one(d, &opts) {
-            out.extend(ms.into_iter().map(|m| Unchanged {
-                source: m.origin.to_string(),
-                key: m.key,
-                api_version: m.api_version,
-            }));
+            out.extend(ms.into_iter().map(|m| Unchanged::of_manifest(m, d.file)));
         }
     }
     out
@@ -321,7 +350,7 @@ fn key_line(line: &str) -> Option<(&str, &str)> {
 
 /// The identity of a block-style document from its lines (see [`identify_unchanged`]);
 /// `None` when the document is written otherwise.
-fn scan_identity(d: &RawDoc<'_>) -> Option<Unchanged> {
+fn scan_identity<'a>(d: &RawDoc<'a>) -> Option<Unchanged<'a>> {
     let mut api_version = None;
     let mut kind = None;
     let mut name = None;
@@ -415,11 +444,13 @@ fn scan_identity(d: &RawDoc<'_>) -> Option<Unchanged> {
     if kind == "List" || kind.ends_with("List") {
         return None;
     }
-    let line = d.line + first_line?;
     Some(Unchanged {
-        key: ObjectKey::from_api_version(api_version, kind, namespace.unwrap_or(""), name),
-        api_version: api_version.to_owned(),
-        source: format!("{}:{line}", d.file),
+        api_version: Cow::Borrowed(api_version),
+        kind: Cow::Borrowed(kind),
+        namespace: Cow::Borrowed(namespace.unwrap_or("")),
+        name: Cow::Borrowed(name),
+        file: d.file,
+        line: d.line + first_line?,
     })
 }
 
@@ -574,18 +605,22 @@ mod tests {
     }
 
     /// What a full parse says a document holds, as [`Unchanged`] entries.
-    fn parsed(d: &RawDoc<'_>) -> Vec<Unchanged> {
+    fn parsed<'a>(d: &RawDoc<'a>) -> Vec<(ObjectKey, String, String)> {
         parse_one(d, &ParseOptions::default())
             .map(|ms| {
                 ms.into_iter()
-                    .map(|m| Unchanged {
-                        source: m.origin.to_string(),
-                        key: m.key,
-                        api_version: m.api_version,
-                    })
+                    .map(|m| (m.key, m.api_version, m.origin.to_string()))
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// What [`identify_unchanged`] says, in the same terms.
+    fn identified(d: &RawDoc<'_>) -> Vec<(ObjectKey, String, String)> {
+        identify_unchanged(&[*d])
+            .into_iter()
+            .map(|u| (u.key(), u.api_version.to_string(), u.source()))
+            .collect()
     }
 
     #[test]
@@ -671,7 +706,7 @@ mod tests {
             let docs = split_documents(&stream, "f.yaml");
             let d = docs.last().expect("a document");
             assert_eq!(scan_identity(d).is_some(), fast, "{text}");
-            assert_eq!(identify_unchanged(&[*d]), parsed(d), "{text}");
+            assert_eq!(identified(d), parsed(d), "{text}");
         }
     }
 }

@@ -247,9 +247,10 @@ pub fn is_sensitive_at(kind: Kind<'_>, at: &PathFacts<'_>, value: &Value) -> boo
 #[derive(Clone, Debug, Default)]
 pub struct Redactor {
     values: Vec<String>,
-    /// One automaton over every value (built by [`Redactor::finish`]), so that texts with no
-    /// tainted value, nearly all of them, are passed over in one scan.
-    matcher: Option<Regex>,
+    /// One automaton over every value (built by [`Redactor::finish`]): texts with no tainted
+    /// value, nearly all of them, are passed over in one scan, however many values there are
+    /// and however long the text (a plan listing every object of a large render).
+    matcher: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Redactor {
@@ -280,12 +281,7 @@ impl Redactor {
         self.matcher = if self.values.is_empty() {
             None
         } else {
-            let pattern: Vec<String> = self.values.iter().map(|v| regex::escape(v)).collect();
-            // Too large a set for one automaton: the values are searched one by one.
-            regex::RegexBuilder::new(&pattern.join("|"))
-                .size_limit(64 << 20)
-                .build()
-                .ok()
+            aho_corasick::AhoCorasick::new(&self.values).ok()
         };
     }
 

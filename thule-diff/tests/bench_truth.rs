@@ -79,7 +79,7 @@ fn found(plan: &thule_diff::Plan) -> BTreeSet<Key> {
 fn intent_diff(
     base: &[thule_diff::Manifest],
     desired: &[thule_diff::Manifest],
-    (identical_skipped, identical): (usize, &[thule_diff::input::Unchanged]),
+    (identical_skipped, identical): (usize, &[thule_diff::input::Unchanged<'_>]),
     options: &DiffOptions,
 ) -> Result<thule_diff::Plan> {
     Ok(diff(&DiffInput {

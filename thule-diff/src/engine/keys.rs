@@ -43,7 +43,7 @@ impl<'a> Indexed<'a> {
                 .iter()
                 .enumerate()
                 .map(|(index, u)| {
-                    let key = scopes.resolve(&u.key, opts).0;
+                    let key = scopes.resolve_owned(u.key(), opts);
                     Quiet {
                         rank: key.kind_rank(),
                         index,
@@ -111,7 +111,7 @@ pub(super) struct Quiet<'a> {
     rank: u8,
     index: usize,
     pub(super) key: ObjectKey,
-    pub(super) unchanged: &'a Unchanged,
+    pub(super) unchanged: &'a Unchanged<'a>,
 }
 
 /// `items` sorted by their keys in canonical order (§8.1, [`ObjectKey`]'s `Ord`). Each
@@ -223,6 +223,16 @@ impl Scopes {
     pub(super) fn defined_by_inputs(&self, key: &ObjectKey) -> bool {
         let gk = (key.group.clone(), key.kind.clone());
         self.crd_cluster.contains(&gk) || self.crd_namespaced.contains(&gk)
+    }
+
+    /// [`Scopes::resolve`] of a key the caller owns (no copy).
+    fn resolve_owned(&self, mut key: ObjectKey, opts: &DiffOptions) -> ObjectKey {
+        if self.cluster_scoped(&key.group, &key.kind) {
+            key.namespace.clear();
+        } else if key.namespace.is_empty() {
+            key.namespace = opts.default_namespace.clone().unwrap_or_default();
+        }
+        key
     }
 
     fn resolve(&self, key: &ObjectKey, opts: &DiffOptions) -> (ObjectKey, bool) {

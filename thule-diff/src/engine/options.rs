@@ -123,7 +123,7 @@ pub struct DiffInput<'a> {
     /// Objects of documents the caller matched byte-for-byte and identified without parsing
     /// ([`crate::input::identify_unchanged`]): no-ops, listed as such when no-ops are
     /// listed ([`DiffOptions::include_noop`]).
-    pub identical: &'a [crate::input::Unchanged],
+    pub identical: &'a [crate::input::Unchanged<'a>],
     /// Options.
     pub options: &'a DiffOptions,
 }

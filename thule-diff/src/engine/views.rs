@@ -224,15 +224,15 @@ fn patch_view(before: Option<&Value>, after: Option<&Value>) -> Vec<Value> {
 /// never parsed: a plain no-op.
 pub(super) fn unchanged_object(
     key: ObjectKey,
-    u: &Unchanged,
+    u: &Unchanged<'_>,
     (applier, applier_source): (Applier, ApplierSource),
     redactor: &Redactor,
 ) -> ObjectPlan {
-    let (mut name, mut source) = (key.name.clone(), u.source.clone());
+    let (mut name, mut source) = (key.name.clone(), u.source());
     redactor.scrub_in_place(&mut name);
     redactor.scrub_in_place(&mut source);
     ObjectPlan {
-        api_version: u.api_version.clone(),
+        api_version: u.api_version.to_string(),
         applier,
         applier_source,
         kind: key.kind.clone(),
