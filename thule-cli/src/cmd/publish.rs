@@ -278,7 +278,12 @@ pub async fn connect(target: &Target) -> anyhow::Result<AnyPublisher> {
 }
 
 /// The forge adapter for the target.
-fn provider(target: &Target) -> anyhow::Result<Box<dyn Provider>> {
+/// The forge adapter for a target: the one place that builds adapters from a forge kind,
+/// its API, a repository and credentials (`thule serve`'s runner builds its targets too).
+///
+/// # Errors
+/// When an adapter cannot be built (a malformed repository, an unusable App key).
+pub fn provider(target: &Target) -> anyhow::Result<Box<dyn Provider>> {
     let repo = target.mr.repo.path.as_str();
     let token = target.token.clone();
     Ok(match target.provider {

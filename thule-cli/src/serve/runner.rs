@@ -123,7 +123,6 @@ impl PipelineRunner {
     }
 
     fn provider(
-        &self,
         p: &ProviderSettings,
         kind: ProviderKind,
         repo: &str,
@@ -132,41 +131,25 @@ impl PipelineRunner {
             .token
             .clone()
             .ok_or_else(|| format!("no token configured for {kind}"))?;
-        let built: Result<Box<dyn Provider>, thule_vcs::VcsError> = match kind {
-            ProviderKind::GitLab => {
-                thule_vcs::gitlab::GitLab::new(&p.api_url, repo, token).map(|a| Box::new(a) as _)
-            }
-            ProviderKind::GitHub => {
-                let graphql = p
-                    .graphql_url
-                    .clone()
-                    .unwrap_or_else(|| format!("{}/graphql", p.api_url.trim_end_matches('/')));
-                thule_vcs::github::GitHub::new(
-                    &p.api_url,
-                    &graphql,
-                    repo,
-                    thule_vcs::github::Credentials::Token(token),
-                )
-                .map(|a| Box::new(a) as _)
-            }
-            ProviderKind::Gitea | ProviderKind::Forgejo => {
-                thule_vcs::gitea::Gitea::new(&p.api_url, repo, token, kind == ProviderKind::Forgejo)
-                    .map(|a| Box::new(a) as _)
-            }
-            ProviderKind::BitbucketCloud => thule_vcs::bitbucket::BitbucketCloud::new(
-                &p.api_url,
-                repo,
-                thule_vcs::bitbucket::CloudAuth::AccessToken(token),
-            )
-            .map(|a| Box::new(a) as _),
-            ProviderKind::BitbucketDataCenter => thule_vcs::bitbucket::BitbucketDataCenter::new(
-                &p.api_url,
-                repo,
-                thule_vcs::bitbucket::DataCenterAuth::AccessToken(token),
-            )
-            .map(|a| Box::new(a) as _),
+        let target = crate::cmd::publish::Target {
+            provider: kind,
+            api_url: p.api_url.clone(),
+            graphql_url: p.graphql_url.clone(),
+            mr: MrRef {
+                repo: RepoRef {
+                    provider: kind,
+                    path: repo.to_owned(),
+                },
+                number: 0,
+            },
+            head_sha: None,
+            base_sha: None,
+            token,
+            actions_token: false,
+            github_app: None,
+            bitbucket_user: None,
         };
-        built.map_err(|e| e.to_string())
+        crate::cmd::publish::provider(&target).map_err(|e| format!("{e:#}"))
     }
 
     async fn publisher(
@@ -174,7 +157,7 @@ impl PipelineRunner {
         p: &ProviderSettings,
         job: &Job,
     ) -> Result<Publisher<Box<dyn Provider>>, String> {
-        let provider = self.provider(p, job.provider, &job.repo)?;
+        let provider = Self::provider(p, job.provider, &job.repo)?;
         let known = self
             .identities
             .lock()
